@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from scoring.models import Strict, describe_validation_error
 
@@ -31,6 +33,61 @@ class Level(StrEnum):
         return list(Level).index(self)
 
 
+class Impact(StrEnum):
+    """How much damage a wrong action of a category can do; gates the costlier soft signals."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for low up to 3 for critical."""
+        return list(Impact).index(self)
+
+
+# The soft signals a policy can weigh; the score is their weighted mean (renormalised over those measured).
+SOFT_SIGNALS = ("critique", "ensemble", "retrieval_consistency", "agent_confidence")
+DEFAULT_WEIGHTS = {"critique": 0.35, "ensemble": 0.4, "retrieval_consistency": 0.15, "agent_confidence": 0.1}
+CHECK_PATH_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+CheckPath = Annotated[str, Field(pattern=CHECK_PATH_PATTERN)]
+
+
+def check_weights(weights: dict[str, float]) -> dict[str, float]:
+    """Refuse unknown signal names, negative weights and weights that do not sum to 1."""
+    unknown = sorted(set(weights) - set(SOFT_SIGNALS))
+    if unknown:
+        raise ValueError(f"unknown signal {unknown[0]!r}; expected one of {', '.join(SOFT_SIGNALS)}")
+    negative = [name for name, weight in weights.items() if weight < 0 or not math.isfinite(weight)]
+    if negative:
+        raise ValueError(f"{negative[0]} is {weights[negative[0]]}; expected a weight of 0 or more")
+    total = sum(weights.values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"weights sum to {total:g}; expected them to sum to 1")
+    return weights
+
+
+class LLMPolicy(Strict):
+    """How the soft signals call Claude: model, ensemble size, which impact pays for what, the deadline."""
+
+    model: str = Field(default="claude-haiku-4-5", min_length=1)
+    ensemble_size: int = Field(default=3, ge=0, le=5)
+    ensemble_min_impact: Impact = Impact.HIGH
+    critique_min_impact: Impact = Impact.HIGH
+    deadline_s: float = Field(default=20.0, gt=0, le=600)
+    max_tokens: int = Field(default=1024, ge=64, le=32_000)
+    input_usd_per_mtok: float = Field(default=1.0, ge=0)
+    output_usd_per_mtok: float = Field(default=5.0, ge=0)
+
+
+class InputRange(Strict):
+    """When the learned input-size bound replaces the static one, and how far out is "far"."""
+
+    min_samples: int = Field(default=50, ge=5)
+    robust_k: float = Field(default=5.0, gt=0)
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, the key and the fix."""
 
@@ -45,6 +102,19 @@ class Category(Strict):
     channel: str | None = None
     reviewers: list[str] = Field(default_factory=list)
     never_graduate: bool = False
+    impact: Impact = Impact.MEDIUM
+    weights: dict[str, float] | None = None
+    max_age_hours: float | None = Field(default=None, gt=0)
+    max_input_chars: int | None = Field(default=None, gt=0)
+    max_input_items: int | None = Field(default=None, gt=0)
+    checks: list[CheckPath] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    audit_rate: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_make_sense(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return None if value is None else check_weights(value)
 
     @model_validator(mode="after")
     def _never_graduate_stays_strict(self) -> Category:
@@ -62,6 +132,18 @@ class Policy(Strict):
     channel: str = Field(default="#handoff-reviews", min_length=1)
     categories: dict[str, Category] = Field(min_length=1)
     version: str = ""
+    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    audit_rate: float = Field(default=0.05, ge=0, le=1)
+    knowledge_cutoff: date | None = None
+    max_input_chars: int = Field(default=20_000, gt=0)
+    max_input_items: int = Field(default=50, gt=0)
+    input_range: InputRange = Field(default_factory=InputRange)
+    llm: LLMPolicy = Field(default_factory=LLMPolicy)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_make_sense(cls, value: dict[str, float]) -> dict[str, float]:
+        return check_weights(value)
 
     def category(self, name: str) -> Category | None:
         """The category's rules, or None when the policy does not know it."""
@@ -71,6 +153,17 @@ class Policy(Strict):
         """The Slack channel a category's escalations are posted to."""
         category = self.categories.get(name)
         return (category.channel if category and category.channel else None) or self.channel
+
+    def weights_for(self, name: str) -> dict[str, float]:
+        """The soft-signal weights of a category: its own, or the policy's."""
+        category = self.categories.get(name)
+        return (category.weights if category and category.weights is not None else None) or self.weights
+
+    def audit_rate_for(self, name: str) -> float:
+        """The share of a category's unreviewed actions sampled for an audit review."""
+        category = self.categories.get(name)
+        rate = category.audit_rate if category else None
+        return self.audit_rate if rate is None else rate
 
 
 def parse_policy(text: str, *, source: str = "policy.yaml") -> Policy:

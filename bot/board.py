@@ -1,0 +1,121 @@
+"""Redis coordination: submitted proposals, the exactly-once decision, and the decision streams.
+
+One Lua compare-and-set moves a review from pending to decided and appends the decision to the
+proposal's stream in the same atomic step, so two reviewers clicking at once cannot both win, and an
+agent reading the stream from `0-0` sees the decision however late it starts waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from scoring.models import Decision
+
+PREFIX = "handoff:"
+INBOX = PREFIX + "inbox"
+STREAM_BLOCK_MS = 5_000  # kept below the client's socket timeout (redis_server.SOCKET_TIMEOUT)
+
+_DECIDE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'pending' then
+  redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
+  redis.call('XADD', KEYS[2], '*', 'decision', ARGV[1])
+  return {'won', ARGV[1]}
+elseif status == 'decided' then
+  return {'lost', redis.call('HGET', KEYS[1], 'decision')}
+end
+return {'unknown', ''}
+"""
+
+_RESTORE = """
+if redis.call('HGET', KEYS[1], 'status') == 'decided' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
+if redis.call('XLEN', KEYS[2]) == 0 then redis.call('XADD', KEYS[2], '*', 'decision', ARGV[1]) end
+return 1
+"""
+
+
+class Verdict(StrEnum):
+    """How a compare-and-set ended: this caller decided, someone else had, or Redis knows no review."""
+
+    WON = "won"
+    LOST = "lost"
+    UNKNOWN = "unknown"
+
+
+def proposal_key(proposal_id: str) -> str:
+    return f"{PREFIX}proposal:{proposal_id}"
+
+
+def review_key(proposal_id: str) -> str:
+    return f"{PREFIX}review:{proposal_id}"
+
+
+def stream_key(proposal_id: str) -> str:
+    return f"{PREFIX}decision:{proposal_id}"
+
+
+class Board:
+    """The Redis side of handoff's state, over one client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._decide = client.register_script(_DECIDE)
+        self._restore = client.register_script(_RESTORE)
+
+    def put_proposal(self, proposal_id: str, envelope: dict[str, Any]) -> bool:
+        """Store a submitted proposal once and put it in the inbox; False if the id was taken."""
+        created = bool(self.redis.set(proposal_key(proposal_id), json.dumps(envelope), nx=True))
+        if created:
+            self.redis.sadd(INBOX, proposal_id)
+        return created
+
+    def get_proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        """The submitted envelope ({proposal, submitted_at}), or None."""
+        raw = self.redis.get(proposal_key(proposal_id))
+        return json.loads(raw) if raw else None
+
+    def inbox(self) -> list[str]:
+        """Proposals submitted but not yet through `assess`."""
+        return sorted(m.decode() for m in self.redis.smembers(INBOX))  # type: ignore[union-attr]
+
+    def done_with_inbox(self, proposal_id: str) -> None:
+        self.redis.srem(INBOX, proposal_id)
+
+    def open_review(self, proposal_id: str) -> None:
+        """Mark a review pending unless it is already pending or decided."""
+        self.redis.hsetnx(review_key(proposal_id), "status", "pending")
+
+    def is_pending(self, proposal_id: str) -> bool:
+        return self.redis.hget(review_key(proposal_id), "status") == b"pending"
+
+    def compare_and_decide(self, decision: Decision) -> tuple[Verdict, Decision | None]:
+        """Atomically decide a pending review; returns the verdict and the decision that stands."""
+        pid = decision.proposal_id
+        verdict, body = self._decide(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()])
+        outcome = Verdict(verdict.decode())
+        return outcome, (Decision.model_validate_json(body) if body else None)
+
+    def restore_decided(self, decision: Decision) -> bool:
+        """Re-create the decided state and stream from the ledger after Redis lost them."""
+        pid = decision.proposal_id
+        return bool(self._restore(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()]))
+
+    def wait(self, proposal_id: str, timeout: float) -> Decision | None:
+        """Block until the proposal's decision is published or `timeout` seconds pass (then None)."""
+        deadline = time.monotonic() + max(timeout, 0)
+        key = stream_key(proposal_id)
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            block = max(1, min(STREAM_BLOCK_MS, remaining_ms))
+            reply: Any = self.redis.xread({key: "0-0"}, count=1, block=block)
+            if reply:
+                _stream, entries = reply[0]
+                return Decision.model_validate_json(entries[0][1][b"decision"])
+            if remaining_ms <= block:
+                return None

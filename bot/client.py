@@ -1,0 +1,123 @@
+"""The agent side: submit a proposal, wait for its decision, or wrap a tool function in a review.
+
+client = Client.from_url("redis://localhost:6379/0")
+pid = client.submit({"category": "customer_email", "action": {...}, "summary": "..."})
+decision = client.wait(pid, timeout=600)   # None: no decision yet (never an approval)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+from pydantic import ValidationError
+
+from bot.board import Board
+from bot.jobs import enqueue_assess
+from bot.ledger import utcnow
+from bot.redis_server import connect
+from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
+from scoring.policy import Policy
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ProposalError(ValueError):
+    """A proposal handoff cannot accept; the message names the field and what is expected."""
+
+
+class ReviewRejectedError(RuntimeError):
+    """The reviewed call did not run: rejected, redirected or timed out; `decision` says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        reason = f": {decision.comment}" if decision.comment else ""
+        super().__init__(f"{decision.outcome.value} by {decision.reviewer}{reason}")
+        self.decision = decision
+
+
+class ReviewPendingError(TimeoutError):
+    """No decision arrived within the wait; the proposal stays pending (this is not an approval)."""
+
+    def __init__(self, proposal_id: str, timeout: float) -> None:
+        super().__init__(f"no decision for {proposal_id} within {timeout:g}s; it is still pending")
+        self.proposal_id = proposal_id
+
+
+def parse_proposal(data: Mapping[str, Any] | Proposal, *, policy: Policy | None = None) -> Proposal:
+    """Validate a proposal, checking its size and (when a policy is given) its category."""
+    if isinstance(data, Proposal):
+        proposal = data
+    else:
+        size = len(json.dumps(data, default=str).encode())
+        if size > MAX_PROPOSAL_BYTES:
+            raise ProposalError(
+                f"proposal: {size / 1e6:.1f} MB is over the {MAX_PROPOSAL_BYTES / 1e6:.0f} MB limit; "
+                "pass large material by reference (a URL or document id in input.context)"
+            )
+        try:
+            proposal = Proposal.model_validate(data)
+        except ValidationError as exc:
+            raise ProposalError(describe_validation_error("proposal", exc)) from exc
+    if policy is not None and policy.category(proposal.category) is None:
+        known = ", ".join(sorted(policy.categories))
+        raise ProposalError(f"proposal: category: {proposal.category!r} is not in the policy; use one of {known}")
+    return proposal
+
+
+class Client:
+    """Submits proposals to handoff and waits for decisions, over Redis."""
+
+    def __init__(self, connection: redis.Redis, *, policy: Policy | None = None) -> None:
+        self.board = Board(connection)
+        self.policy = policy
+
+    @classmethod
+    def from_url(cls, url: str, *, policy: Policy | None = None) -> Client:
+        """A client for the handoff deployment whose Redis is at `url`."""
+        return cls(connect(url), policy=policy)
+
+    def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
+        """Queue a proposal for review and return its id at once; resubmitting an id is a no-op."""
+        parsed = parse_proposal(proposal, policy=self.policy)
+        pid = parsed.id or uuid.uuid4().hex
+        parsed = parsed.model_copy(update={"id": pid})
+        envelope = {"proposal": parsed.model_dump(mode="json"), "submitted_at": utcnow()}
+        if self.board.put_proposal(pid, envelope):
+            enqueue_assess(self.board.redis, pid)
+        return pid
+
+    def wait(self, proposal_id: str, timeout: float) -> Decision | None:
+        """The decision, or None if none arrives within `timeout` seconds."""
+        return self.board.wait(proposal_id, timeout)
+
+    def reviewed(
+        self, category: str, *, summary: str | Callable[..., str], timeout: float = 3600, **fields: Any
+    ) -> Callable[[Callable[P, T]], Callable[..., T]]:
+        """Decorate a tool function: each call is submitted for review and runs with the decided args.
+
+        Keyword arguments become the action's args; an edit changes what the function receives.
+        A rejection, redirect or timeout raises ReviewRejectedError; no decision in time raises
+        ReviewPendingError. Pass `fields` such as `rationale=` or `input=` to enrich the proposal.
+        """
+
+        def decorate(func: Callable[P, T]) -> Callable[..., T]:
+            @functools.wraps(func)
+            def wrapper(**kwargs: Any) -> T:
+                text = summary(**kwargs) if callable(summary) else summary
+                action = Action(name=func.__name__, args=kwargs)
+                pid = self.submit({"category": category, "action": action.model_dump(), "summary": text, **fields})
+                decision = self.wait(pid, timeout)
+                if decision is None:
+                    raise ReviewPendingError(pid, timeout)
+                if not decision.executes or decision.action is None:
+                    raise ReviewRejectedError(decision)
+                return func(**decision.action.args)  # type: ignore[call-arg]
+
+            return wrapper
+
+        return decorate

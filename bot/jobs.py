@@ -1,0 +1,109 @@
+"""RQ job functions: phase one `assess`, phase two `execute`. Module-level, plain ids as arguments.
+
+No job waits for a human: `assess` ends once the card is posted (or policy decided), and the
+decision, whoever takes it, enqueues `execute` under a deterministic id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from bot import slack
+from bot.assessor import assess_proposal
+from bot.decisions import decide, make_decision
+from bot.runtime import SCORE_QUEUE, Runtime, current, queue_on
+from scoring.models import Decision, Outcome, Proposal, Route
+
+log = logging.getLogger(__name__)
+EXECUTION_CLAIM_TTL = 30 * 86400
+
+
+def assess_job_id(proposal_id: str) -> str:
+    return f"assess-{proposal_id}"
+
+
+def enqueue_assess(connection: redis.Redis, proposal_id: str) -> None:
+    """Queue phase one for a submitted proposal."""
+    queue_on(connection, SCORE_QUEUE).enqueue(
+        "bot.jobs.assess", proposal_id, job_id=assess_job_id(proposal_id), result_ttl=3600, failure_ttl=7 * 86400
+    )
+
+
+def assess(proposal_id: str) -> str:
+    """Store, score and route a submitted proposal; idempotent, so a retry after a crash is safe."""
+    runtime = current()
+    proposal = _stored_proposal(runtime, proposal_id)
+    if proposal is None:
+        log.warning("assess: proposal %s is neither in Redis nor in the ledger", proposal_id)
+        runtime.board.done_with_inbox(proposal_id)
+        return "missing"
+    assessment = runtime.ledger.assessment(proposal_id) or runtime.ledger.record_assessment(
+        assess_proposal(proposal, proposal_id, policy=runtime.policy, now=datetime.now(UTC), llm=runtime.llm)
+    )
+    if runtime.ledger.decision(proposal_id) is None:
+        if assessment.route is Route.ESCALATE:
+            runtime.board.open_review(proposal_id)
+            slack.post_card(runtime, proposal_id, proposal, assessment)
+        else:
+            reviewer = f"policy:{assessment.level}"
+            decide(
+                runtime, make_decision(runtime, proposal_id, Outcome.AUTO, reviewer=reviewer, action=proposal.action)
+            )
+    runtime.board.done_with_inbox(proposal_id)
+    return assessment.route.value
+
+
+def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
+    stored = runtime.ledger.proposal(proposal_id)
+    if stored is not None:
+        return stored
+    envelope = runtime.board.get_proposal(proposal_id)
+    if envelope is None:
+        return None
+    proposal = Proposal.model_validate(envelope["proposal"])
+    runtime.ledger.record_proposal(proposal_id, proposal, submitted_at=envelope["submitted_at"])
+    return proposal
+
+
+def execute(proposal_id: str) -> str:
+    """Phase two: finalize the card and run the proposal's callback at most once."""
+    runtime = current()
+    proposal = runtime.ledger.proposal(proposal_id)
+    decision = runtime.ledger.decision(proposal_id)
+    if proposal is None or decision is None:
+        log.warning("execute: %s has no recorded proposal or decision", proposal_id)
+        return "missing"
+    slack.finalize_card(runtime, proposal_id, proposal, decision)
+    if runtime.ledger.execution(proposal_id) is not None:
+        return "done"
+    status, detail = _run_callback(runtime, proposal, decision)
+    runtime.ledger.record_execution(proposal_id, status=status, detail=detail)
+    if status != "skipped":
+        slack.reply_in_thread(runtime, proposal_id, f"Execution {status}: {detail[:500]}")
+    return status
+
+
+def _run_callback(runtime: Runtime, proposal: Proposal, decision: Decision) -> tuple[str, str]:
+    if not proposal.callback:
+        return "skipped", "no callback: the agent runs the decided action itself"
+    if not decision.executes:
+        return "skipped", f"outcome {decision.outcome.value}: nothing to execute"
+    claim = f"handoff:exec-claim:{decision.proposal_id}"
+    if not runtime.redis.set(claim, "1", nx=True, ex=EXECUTION_CLAIM_TTL):
+        return "skipped", "already claimed by an earlier run of this job"
+    try:
+        result = _load(proposal.callback)(decision)
+    except Exception as exc:  # the agent's code: any failure is recorded, never retried blindly
+        log.exception("callback %s failed for %s", proposal.callback, decision.proposal_id)
+        return "error", f"{type(exc).__name__}: {exc}"
+    return "ok", str(result) if result is not None else "ok"
+
+
+def _load(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,97 @@
+"""Reconcile: make Redis and the queues agree with the ledger, the durable source of truth.
+
+Runs when a worker starts and periodically after. It re-enqueues proposals whose `assess` job was
+lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews Redis forgot,
+restores decided state and streams from the ledger, and enqueues phase two for decided proposals
+that have not run it. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+
+from rq.job import Job, JobStatus
+
+from bot.decisions import enqueue_execute
+from bot.jobs import assess_job_id, enqueue_assess
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@dataclass
+class Report:
+    """What one reconcile pass repaired."""
+
+    reassessed: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    reexecuted: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.reassessed or self.reopened or self.reexecuted)
+
+
+def reconcile(runtime: Runtime) -> Report:
+    """One pass over the inbox, the pending reviews and the unexecuted decisions."""
+    report = Report()
+    for pid in runtime.board.inbox():
+        if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
+            runtime.board.done_with_inbox(pid)
+        elif not _assess_alive(runtime, pid):
+            enqueue_assess(runtime.redis, pid)
+            report.reassessed.append(pid)
+    for pid in runtime.ledger.pending_ids():
+        if not runtime.board.is_pending(pid):
+            runtime.board.open_review(pid)
+            report.reopened.append(pid)
+        if runtime.ledger.card(pid) is None and not _assess_alive(runtime, pid):
+            enqueue_assess(runtime.redis, pid)
+            report.reassessed.append(pid)
+    for pid in runtime.ledger.unexecuted_ids():
+        decision = runtime.ledger.decision(pid)
+        if decision is not None:
+            runtime.board.restore_decided(decision)
+            enqueue_execute(runtime, pid)
+            report.reexecuted.append(pid)
+    if report:
+        log.info("reconcile repaired: %s", report)
+    return report
+
+
+def _assess_alive(runtime: Runtime, pid: str) -> bool:
+    """True when an `assess` job for `pid` is waiting, or running on a worker that is still alive."""
+    job = Job.fetch_many([assess_job_id(pid)], connection=runtime.redis, serializer=runtime.queue("score").serializer)[
+        0
+    ]
+    if job is None:
+        return False
+    status = job.get_status(refresh=False)
+    if status in _WAITING:
+        return True
+    if status == JobStatus.STARTED:
+        return _worker_alive(runtime, job.worker_name)
+    return False
+
+
+def _worker_alive(runtime: Runtime, worker_name: str | None) -> bool:
+    """A worker on this host is alive if its process is; one elsewhere, while RQ still lists it."""
+    if not worker_name:
+        return False
+    info: dict[bytes, bytes] = runtime.redis.hgetall(f"rq:worker:{worker_name}")  # type: ignore[assignment]
+    if not info:
+        return False
+    host = info.get(b"hostname", b"").decode()
+    pid = int(info.get(b"pid", b"0") or 0)
+    if host != socket.gethostname() or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

