@@ -91,6 +91,11 @@ class Board:
         """Mark a review pending unless it is already pending or decided."""
         self.redis.hsetnx(review_key(proposal_id), "status", "pending")
 
+    def decided(self, proposal_id: str) -> Decision | None:
+        """The decision Redis holds for a proposal, or None."""
+        raw = self.redis.hget(review_key(proposal_id), "decision")
+        return Decision.model_validate_json(raw) if raw else None  # type: ignore[arg-type]
+
     def is_pending(self, proposal_id: str) -> bool:
         return self.redis.hget(review_key(proposal_id), "status") == b"pending"
 

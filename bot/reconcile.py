@@ -18,6 +18,7 @@ from rq.job import Job, JobStatus
 from bot.decisions import enqueue_execute
 from bot.jobs import assess_job_id, enqueue_assess
 from bot.runtime import Runtime
+from bot.slack import card_claim_key
 
 log = logging.getLogger(__name__)
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -42,14 +43,18 @@ def reconcile(runtime: Runtime) -> Report:
         if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
             runtime.board.done_with_inbox(pid)
         elif not _assess_alive(runtime, pid):
-            enqueue_assess(runtime.redis, pid)
+            _reassess(runtime, pid)
             report.reassessed.append(pid)
     for pid in runtime.ledger.pending_ids():
+        decided = runtime.board.decided(pid)
+        if decided is not None:  # decided in Redis, but the deciding process died before the ledger write
+            runtime.ledger.record_decision(decided)
+            continue
         if not runtime.board.is_pending(pid):
             runtime.board.open_review(pid)
             report.reopened.append(pid)
         if runtime.ledger.card(pid) is None and not _assess_alive(runtime, pid):
-            enqueue_assess(runtime.redis, pid)
+            _reassess(runtime, pid)
             report.reassessed.append(pid)
     for pid in runtime.ledger.unexecuted_ids():
         decision = runtime.ledger.decision(pid)
@@ -60,6 +65,16 @@ def reconcile(runtime: Runtime) -> Report:
     if report:
         log.info("reconcile repaired: %s", report)
     return report
+
+
+def _reassess(runtime: Runtime, pid: str) -> None:
+    """Enqueue `assess` again; a card claim left by the dead job is released first.
+
+    If the dead job's post did reach Slack, the proposal gets a second card: a duplicate card is
+    better than none, and both decide through the same exactly-once path.
+    """
+    runtime.redis.delete(card_claim_key(pid))
+    enqueue_assess(runtime.redis, pid)
 
 
 def _assess_alive(runtime: Runtime, pid: str) -> bool:

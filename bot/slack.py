@@ -13,11 +13,16 @@ from scoring.models import Assessment, Decision, Proposal
 CARD_CLAIM_TTL = 300
 
 
+def card_claim_key(pid: str) -> str:
+    """Held while one job posts a proposal's card, so a concurrent retry does not post another."""
+    return f"handoff:card-claim:{pid}"
+
+
 def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment) -> None:
     """Post the review card once; a retried job does not post a second card."""
     if runtime.ledger.card(pid) is not None:
         return
-    claim = f"handoff:card-claim:{pid}"
+    claim = card_claim_key(pid)
     if not runtime.redis.set(claim, "1", nx=True, ex=CARD_CLAIM_TTL):
         return
     channel = runtime.policy.channel_for(proposal.category)

@@ -72,7 +72,7 @@ class LLMPolicy(Strict):
     """How the soft signals call Claude: model, ensemble size, which impact pays for what, the deadline."""
 
     model: str = Field(default="claude-haiku-4-5", min_length=1)
-    ensemble_size: int = Field(default=3, ge=0, le=5)
+    ensemble_size: int = Field(default=3, ge=0, le=3)
     ensemble_min_impact: Impact = Impact.HIGH
     critique_min_impact: Impact = Impact.HIGH
     deadline_s: float = Field(default=20.0, gt=0, le=600)

@@ -76,7 +76,9 @@ def entity_not_found(proposal: Proposal, category: Category, ctx: CheckContext) 
     if missing:
         names = ", ".join(f"{e.reference!r}" + (f" ({e.field})" if e.field else "") for e in missing)
         return hard("entity_not_found", fired=True, reason=f"no record matches {names}")
-    return hard("entity_not_found", fired=False, reason=f"all {len(proposal.entities)} references resolved")
+    count = len(proposal.entities)
+    reason = f"all {count} references resolved" if count else "no references to resolve"
+    return hard("entity_not_found", fired=False, reason=reason)
 
 
 def ambiguous_entity(proposal: Proposal, category: Category, ctx: CheckContext) -> Signal:
@@ -108,7 +110,8 @@ def stale_context(proposal: Proposal, category: Category, ctx: CheckContext) -> 
     if category.max_age_hours is not None and newest is not None:
         age = now - newest
         if age > timedelta(hours=category.max_age_hours):
-            reason = f"newest context is from {newest:%Y-%m-%d}, {_span(age)} old; {ctx.category_name} allows {category.max_age_hours:g} h"
+            allowed = f"{ctx.category_name} allows {category.max_age_hours:g} h"
+            reason = f"newest context is from {newest:%Y-%m-%d}, {_span(age)} old; {allowed}"
             return hard("stale_context", fired=True, reason=reason)
     bounds = [b for b in (newest, _cutoff(ctx.policy.knowledge_cutoff)) if b is not None]
     if bounds:
@@ -152,7 +155,9 @@ HARD_SIGNALS: tuple[Check, ...] = (
 )
 
 
-def run_custom_check(path: str, check: CustomCheck | None, proposal: Proposal, category: Category, ctx: CheckContext) -> Signal:
+def run_custom_check(
+    path: str, check: CustomCheck | None, proposal: Proposal, category: Category, ctx: CheckContext
+) -> Signal:
     """Run a check named in `policy.yaml`, failing closed when it is missing, raises or answers nonsense.
 
     A custom check returns None when the proposal passes, or a reason string (or a Signal) when it
@@ -171,13 +176,15 @@ def run_custom_check(path: str, check: CustomCheck | None, proposal: Proposal, c
         return hard(name, fired=True, reason=result)
     if isinstance(result, Signal):
         return result.model_copy(update={"kind": SignalKind.HARD, "weight": 1.0, "value": 0.0 if result.fired else 1.0})
-    return hard(name, fired=True, reason=f"custom check {path} returned {type(result).__name__}; expected None or a reason")
+    return hard(
+        name, fired=True, reason=f"custom check {path} returned {type(result).__name__}; expected None or a reason"
+    )
 
 
 def amount_above_limit(proposal: Proposal, category: Category, ctx: CheckContext) -> str | None:
     """Example custom check: the action's `amount` exceeds the category's `params.max_amount`."""
     limit: Any = category.params.get("max_amount")
-    amount = _number(proposal.action.args.get("amount"))
+    amount = as_number(proposal.action.args.get("amount"))
     if limit is None or amount is None:
         return None
     if amount > float(limit):
@@ -235,8 +242,9 @@ def _robust_bounds(median: float, mad: float, k: float) -> tuple[int, int]:
     return max(0, math.floor(math.expm1(median - spread))), math.ceil(math.expm1(median + spread))
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+def as_number(value: Any) -> float | None:
+    """A number from an int, float or numeric string ("$1,200"); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
         return float(str(value).replace(",", "").lstrip("$€£"))

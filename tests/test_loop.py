@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from scoring.models import Outcome
-from tests.conftest import work
+from tests.conftest import wait_until, work
 
 EMAIL = {
     "category": "customer_email",
@@ -39,6 +39,11 @@ def submit_and_assess(runtime: Runtime, proposal: dict[str, Any]) -> str:
     pid = Client(runtime.redis, policy=runtime.policy).submit(proposal)
     work(runtime)
     return pid
+
+
+def decided(runtime: Runtime, pid: str) -> Any:
+    """The ledger's decision, once the deciding process has written it (it publishes to Redis first)."""
+    return wait_until(lambda: runtime.ledger.decision(pid), timeout=10, what=f"the ledger to record {pid}'s decision")
 
 
 def card_for(slack: SlackStandIn, pid: str) -> dict[str, Any]:
@@ -63,6 +68,7 @@ def test_escalation_is_decided_by_a_click_and_reaches_the_agent(
     assert decision.action is not None and decision.action.args["to"] == "jane@example.com"
     assert decision.state == {"ticket": 42}
     assert decision.route == "escalate"
+    assert decided(runtime, pid) == decision
     work(runtime)
     final = card_for(slack, pid)
     assert "Approved" in json.dumps(final["blocks"])
@@ -132,7 +138,7 @@ def test_eight_concurrent_clicks_leave_exactly_one_decision(
     for t in threads:
         t.join(timeout=30)
     assert statuses == [200] * 8
-    decision = runtime.ledger.decision(pid)
+    decision = decided(runtime, pid)
     assert decision is not None
     assert runtime.ledger.outcome_counts() == {"approve": 1}
     told = slack.wait_for(lambda s: len(s.ephemerals()) >= 7 and s.ephemerals(), timeout=10)
@@ -225,7 +231,10 @@ def test_click_after_redis_lost_everything_still_decides_once(
     reviewer.click(card, blocks.APPROVE, user="U0ALICE")
     reviewer.click(card, blocks.APPROVE, user="U0CAROL")
     decision = Client(runtime.redis).wait(pid, timeout=5)
-    assert decision is not None and decision.reviewer == "U0ALICE"
+    assert decision is not None and decision.reviewer in {"U0ALICE", "U0CAROL"}
+    told = slack.wait_for(lambda s: s.ephemerals(), timeout=5)
+    assert [e["user"] for e in told] == [{"U0ALICE", "U0CAROL"}.difference({decision.reviewer}).pop()]
+    assert decided(runtime, pid) == decision
     assert runtime.ledger.outcome_counts() == {"approve": 1}
 
 

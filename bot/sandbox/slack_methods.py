@@ -19,8 +19,9 @@ PRIVATE_FIELDS = ("channel", "history", "deleted")
 
 
 def answer(ws: Workspace, method: str, params: dict[str, Any], token: str | None) -> Reply:
-    """Answer one Web API call: an injected fault, else auth, else the method; record it either way."""
+    """Answer one Web API call (after any hold): an injected fault, else auth, else the method; record it."""
     with ws.cond:
+        ws.pass_hold(method)
         fault = ws.take_fault(method)
         if fault is not None:
             reply = fault.reply()
@@ -29,9 +30,8 @@ def answer(ws: Workspace, method: str, params: dict[str, Any], token: str | None
         try:
             reply = Reply(200, {"ok": True, **_handler(ws, method, token)(ws, params)})
         except ApiError as exc:
-            ws.reject(method, params, exc)
-            reply = Reply(200, exc.body())
-        ws.record(method, params, reply.error)
+            return refuse(ws, method, params, exc)
+        ws.record(method, params, None)
         return reply
 
 
@@ -39,13 +39,19 @@ def respond(ws: Workspace, url_id: str, payload: dict[str, Any]) -> Reply:
     """Act on a POST to a response_url: replace or delete the original, or post in channel or ephemerally."""
     with ws.cond:
         try:
-            body = {"ok": True, **_respond(ws, url_id, payload)}
-            reply = Reply(200, body)
+            _respond(ws, url_id, payload)
         except ApiError as exc:
-            ws.reject("response_url", payload, exc)
-            reply = Reply(404 if exc.error == "expired_url" else 200, exc.body())
-        ws.record("response_url", payload, reply.error)
-        return reply
+            return refuse(ws, "response_url", payload, exc, status=404 if exc.error == "expired_url" else 200)
+        ws.record("response_url", payload, None)
+        return Reply(200, {"ok": True})
+
+
+def refuse(ws: Workspace, method: str, params: dict[str, Any], exc: ApiError, *, status: int = 200) -> Reply:
+    """Answer a call with Slack's `ok: false` body, remembering it as a rejection and a failed call."""
+    with ws.cond:
+        ws.reject(method, params, exc)
+        ws.record(method, params, exc.error)
+        return Reply(status, exc.body())
 
 
 def _handler(ws: Workspace, method: str, token: str | None) -> Handler:
@@ -163,13 +169,13 @@ def _message_fields(ws: Workspace, method: str, params: dict[str, Any]) -> dict[
     return fields
 
 
-def _respond(ws: Workspace, url_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _respond(ws: Workspace, url_id: str, payload: dict[str, Any]) -> None:
     target = ws.response_urls.get(url_id)
     if target is None:
         raise ApiError("expired_url", [f"unknown response_url {url_id!r}"])
     if payload.get("delete_original"):
         ws.message(target["channel"], target["ts"])["deleted"] = True
-        return {}
+        return
     fields = _message_fields(ws, "response_url", payload)
     if payload.get("replace_original"):
         ws.revise_message(ws.message(target["channel"], target["ts"]), fields)
@@ -179,7 +185,6 @@ def _respond(ws: Workspace, url_id: str, payload: dict[str, Any]) -> dict[str, A
         ts = ws.next_ts()
         where = {"channel": target["channel"], "user": target["user"], "message_ts": ts}
         ws.ephemerals.append({**where, "thread_ts": None, **fields, "ephemeral": True})
-    return {}
 
 
 METHODS: dict[str, Handler] = {

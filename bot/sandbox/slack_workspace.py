@@ -10,6 +10,7 @@ import copy
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,12 +49,26 @@ class Workspace:
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.conversations: dict[frozenset[str], str] = {}
+        self.holds: set[str] = set()
+        self.waiting: dict[str, int] = {}
+        self.version = 0
         self._last_us = 0
         self._serial = 0
 
     def changed(self) -> None:
         """Wake everyone waiting in `wait_for`; call after each write, holding `cond`."""
+        self.version += 1
         self.cond.notify_all()
+
+    def pass_hold(self, method: str) -> None:
+        """Keep a call of a held method waiting (lock released meanwhile) until its hold is lifted."""
+        if method not in self.holds:
+            return
+        self.waiting[method] = self.waiting.get(method, 0) + 1
+        self.changed()
+        self.cond.wait_for(lambda: method not in self.holds)
+        self.waiting[method] -= 1
+        self.changed()
 
     def next_ts(self) -> str:
         """A message timestamp like Slack's, "1700000000.000100": wall-clock based, strictly increasing."""
@@ -86,7 +101,7 @@ class Workspace:
 
     def team_number(self) -> int:
         """A stable numeric stand-in for the team, as trigger ids carry one."""
-        return sum(ord(char) * 31**index for index, char in enumerate(self.team_id)) % 10**13
+        return zlib.crc32(self.team_id.encode())
 
     def take_fault(self, method: str) -> Fault | None:
         """The injected fault for this call of `method`, if any, counting it down."""
@@ -135,7 +150,7 @@ class Workspace:
 
     def user_info(self, user_id: Any) -> dict[str, Any]:
         """A users.info `user` object: configured fields over a generated profile; unknown ids fail."""
-        if not isinstance(user_id, str) or not user_id[:1] in ("U", "W") or not user_id[1:].isalnum():
+        if not isinstance(user_id, str) or user_id[:1] not in ("U", "W") or not user_id[1:].isalnum():
             raise ApiError("user_not_found", [f"no user {user_id!r}"])
         name = user_id.lower()
         user: dict[str, Any] = {

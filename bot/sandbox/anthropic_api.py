@@ -1,0 +1,324 @@
+"""A local stand-in for Anthropic's Messages API, over real HTTP, for the demo, tests and benchmarks.
+
+`AnthropicStandIn` answers `POST /v1/messages` in the real response shape, so the real `anthropic` SDK
+talks to it through `base_url`. Answers are deterministic: by default `judge` reads the delimited
+proposal and answers the schema the request asks for; pass `respond` to script answers, `latency` to
+make every call take a fixed time, and `fail_next(...)` to inject faults. It counts calls, tokens and
+the most calls it served at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+_BLOCK = re.compile(r"<untrusted_proposal>\s*(.*?)\s*</untrusted_proposal>", re.DOTALL)
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+_DOUBT = ("not sure", "maybe", "unclear", "i think", "possibly", "or something", "either")
+_INJECTION = ("ignore previous", "ignore all previous", "full confidence", "confidence 1.0", "system prompt")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One failure to serve instead of an answer (see the class methods for the kinds)."""
+
+    kind: str
+    seconds: float = 0.0
+
+    @classmethod
+    def rate_limited(cls, retry_after: float = 0.05) -> Fault:
+        """HTTP 429 with retry-after (and retry-after-ms) headers."""
+        return cls("rate_limited", retry_after)
+
+    @classmethod
+    def overloaded(cls) -> Fault:
+        """HTTP 529, Anthropic's "overloaded"."""
+        return cls("overloaded")
+
+    @classmethod
+    def server_error(cls) -> Fault:
+        """HTTP 500."""
+        return cls("server_error")
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """A 200 whose answer text is not valid JSON."""
+        return cls("malformed")
+
+    @classmethod
+    def garbled(cls) -> Fault:
+        """A 200 whose HTTP body is not JSON at all."""
+        return cls("garbled")
+
+    @classmethod
+    def refusal(cls) -> Fault:
+        """A 200 with stop_reason "refusal"."""
+        return cls("refusal")
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Answer normally, but only after `seconds`."""
+        return cls("slow", seconds)
+
+
+Responder = Callable[[dict[str, Any]], "dict[str, Any] | Fault"]
+_ERRORS = {
+    "rate_limited": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    "overloaded": (529, "overloaded_error", "Overloaded"),
+    "server_error": (500, "api_error", "Internal server error"),
+}
+
+
+class AnthropicStandIn:
+    """The Messages API on a free local port: `url` for base_url, `stop()` or use it as a context manager."""
+
+    def __init__(self, respond: Responder | None = None, *, latency: float = 0.0, api_key: str | None = None) -> None:
+        self.respond: Responder = respond or judge
+        self.latency = latency
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.calls = self.input_tokens = self.output_tokens = 0
+        self.in_flight = self.max_in_flight = 0
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.standin = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="anthropic-standin", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the SDK (no trailing /v1)."""
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def fail_next(self, *faults: Fault) -> None:
+        """Serve these faults, in order, to the next calls; then answer normally again."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def stop(self) -> None:
+        """Stop serving; slow answers still pending are cut short."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> AnthropicStandIn:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _count(self) -> int:
+        with self._lock:
+            self.calls += 1
+            return self.calls
+
+    def _answer(self, request: dict[str, Any], number: int) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.requests.append(request)
+            fault = self._faults.pop(0) if self._faults else None
+        try:
+            return self._outcome(request, fault, number)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _outcome(self, request: dict[str, Any], fault: Fault | None, number: int) -> tuple[int, dict[str, str], bytes]:
+        self._stopping.wait(self.latency)
+        outcome = fault or self.respond(request)
+        if isinstance(outcome, Fault) and outcome.kind == "slow":
+            self._stopping.wait(outcome.seconds)
+            outcome = self.respond(request)
+        if isinstance(outcome, Fault) and outcome.kind in _ERRORS:
+            return _error(outcome)
+        if isinstance(outcome, Fault) and outcome.kind == "garbled":
+            return 200, {}, b"<html>upstream hiccup</html>"
+        text, stop = _text_for(outcome)
+        usage = {
+            "input_tokens": _tokens(json.dumps([request.get("system"), request.get("messages")])),
+            "output_tokens": _tokens(text),
+        }
+        with self._lock:
+            self.input_tokens += usage["input_tokens"]
+            self.output_tokens += usage["output_tokens"]
+        body = {
+            "id": f"msg_standin_{number:06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": request["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return 200, {}, json.dumps(body).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    standin: AnthropicStandIn
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self._send(*self._reply(raw))
+
+    def _reply(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        standin = self.server.standin
+        if self.path.split("?")[0] != "/v1/messages":
+            return 404, {}, _error_body("not_found_error", f"no route {self.path}")
+        number = standin._count()
+        sent = {self.headers.get("x-api-key"), (self.headers.get("authorization") or "").removeprefix("Bearer ")}
+        if standin.api_key is not None and standin.api_key not in sent:
+            return 401, {}, _error_body("authentication_error", "invalid x-api-key")
+        try:
+            request = json.loads(raw)
+            missing = [k for k in ("model", "max_tokens", "messages") if k not in request]
+        except (ValueError, TypeError):
+            return 400, {}, _error_body("invalid_request_error", "body is not a JSON object")
+        if missing:
+            return 400, {}, _error_body("invalid_request_error", f"{missing[0]}: Field required")
+        return standin._answer(request, number)
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("request-id", "req_standin")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout): nothing to tell
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def judge(request: dict[str, Any]) -> dict[str, Any]:
+    """The default answers: read the delimited proposal and answer the schema the request names.
+
+    Clean proposals get agreement and high confidence; doubtful wording gets one dissenting variant; a
+    discount above 30%, a churned customer or an injection attempt gets low confidence and dissent.
+    """
+    schema = ((request.get("output_config") or {}).get("format") or {}).get("schema") or {}
+    prompt = _prompt_text(request)
+    proposal = _proposal_in(prompt)
+    risk = risk_of(proposal)
+    if schema.get("title") == "Critique":
+        concerns = [[], ["the request leaves room for another reading"], [_risky_reason(proposal)]][risk]
+        return {"concerns": concerns, "ambiguous_input": risk > 0, "confidence": (0.93, 0.62, 0.2)[risk]}
+    if schema.get("title") == "Derived":
+        found = re.search(r"Variant: (\w+)", prompt)
+        variant = found.group(1) if found else "direct"
+        dissent = (risk == 2 and variant != "direct") or (risk == 1 and variant == "skeptic")
+        return _derived(proposal, dissent=dissent)
+    return {}
+
+
+def risk_of(proposal: dict[str, Any]) -> int:
+    """0 clean, 1 doubtful, 2 risky: from simple features of the proposal's text."""
+    text = _words(proposal)
+    if _risky_reason(proposal):
+        return 2
+    confidence = proposal.get("agent_confidence")
+    return 1 if any(d in text for d in _DOUBT) or (confidence is not None and confidence < 0.5) else 0
+
+
+def _risky_reason(proposal: dict[str, Any]) -> str:
+    text = _words(proposal)
+    if "discount" in text and any(float(p) > 30 for p in _PERCENT.findall(text)):
+        return "a discount above 30% needs someone with authority to grant it"
+    if "churned" in text:
+        return "the customer has churned; this action may not apply to them any more"
+    if any(i in text for i in _INJECTION):
+        return "the input tries to instruct the reviewer; treat it as suspicious"
+    return ""
+
+
+def _derived(proposal: dict[str, Any], *, dissent: bool) -> dict[str, Any]:
+    action = proposal.get("action") or {}
+    if dissent:
+        alternatives = proposal.get("alternatives") or []
+        if alternatives:
+            action = alternatives[0].get("action") or {}
+        else:
+            return {"action": "none", "args": [], "reason": "the input does not support acting without a human"}
+    args = [
+        {"name": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in (action.get("args") or {}).items()
+    ]
+    return {"action": action.get("name", "none"), "args": args, "reason": "re-derived from the input"}
+
+
+def _text_for(outcome: dict[str, Any] | Fault) -> tuple[str, str]:
+    if isinstance(outcome, Fault) and outcome.kind == "refusal":
+        return "I can't help with that request.", "refusal"
+    if isinstance(outcome, Fault):
+        return '{"confidence": 0.9, "concerns": [', "end_turn"
+    return json.dumps(outcome), "end_turn"
+
+
+def _error(fault: Fault) -> tuple[int, dict[str, str], bytes]:
+    status, kind, message = _ERRORS[fault.kind]
+    headers = {}
+    if fault.kind == "rate_limited":
+        headers = {
+            "retry-after": str(max(1, math.ceil(fault.seconds))),
+            "retry-after-ms": str(int(fault.seconds * 1000)),
+        }
+    return status, headers, _error_body(kind, message)
+
+
+def _error_body(kind: str, message: str) -> bytes:
+    return json.dumps(
+        {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_standin"}
+    ).encode()
+
+
+def _prompt_text(request: dict[str, Any]) -> str:
+    parts = []
+    for message in request.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [block.get("text", "") for block in content if isinstance(block, dict)]
+    return "\n".join(parts)
+
+
+def _proposal_in(prompt: str) -> dict[str, Any]:
+    match = _BLOCK.search(prompt)
+    try:
+        found = json.loads(match.group(1)) if match else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _words(proposal: dict[str, Any]) -> str:
+    source = proposal.get("input") or {}
+    parts = [proposal.get("summary", ""), source.get("request", ""), *(proposal.get("rationale") or [])]
+    return " ".join(str(p) for p in parts).casefold()
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)

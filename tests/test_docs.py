@@ -1,0 +1,156 @@
+"""The docs stay true: manifests, the README's commands, CLI names, variables and policy fields."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from bot.cli import build_parser
+from scoring.policy import Category, Policy
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+POLICY_DOC = REPO / "docs" / "policy.md"
+MANIFESTS = {"http": REPO / "slack" / "manifest.http.yaml", "socket": REPO / "slack" / "manifest.socket-mode.yaml"}
+BOT_SCOPES = {
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "im:write",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+    "files:write",
+}
+FIRST_COMMANDS = [
+    'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[dev]" && handoff demo',
+    "python -m pytest",
+]
+EVENTS_URL = "https://YOUR-HOST/slack/events"
+
+
+def manifest(kind: str) -> dict[str, Any]:
+    data = yaml.safe_load(MANIFESTS[kind].read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{MANIFESTS[kind].name} is not a YAML mapping"
+    return data
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The bodies of the fenced code blocks, in order."""
+    return re.findall(r"^```[^\n]*\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def code_text(markdown: str) -> str:
+    """Everything a reader would type or copy: fenced blocks and inline code spans."""
+    without_blocks = re.sub(r"^```[^\n]*\n.*?^```", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    spans = re.findall(r"`([^`\n]+)`", without_blocks)
+    return "\n".join([*code_blocks(markdown), *spans])
+
+
+def section(markdown: str, title: str) -> str:
+    """The text under a `## title` heading, up to the next heading of the same level."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", markdown, flags=re.MULTILINE | re.DOTALL)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-parsers of `parser`, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+@pytest.mark.parametrize("kind", sorted(MANIFESTS))
+def test_manifest_has_the_keys_slack_needs(kind: str) -> None:
+    """Both manifests parse and declare the bot user, Home tab, slash command, scopes and events."""
+    data = manifest(kind)
+    assert data["display_information"]["name"]
+    features = data["features"]
+    assert features["bot_user"]["display_name"]
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert [c["command"] for c in features["slash_commands"]] == ["/handoff"]
+    assert set(data["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
+    settings = data["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert settings["token_rotation_enabled"] is False
+
+
+def test_http_manifest_sends_everything_to_the_events_url() -> None:
+    """The HTTP manifest points interactivity, events and /handoff at POST /slack/events, Socket Mode off."""
+    data = manifest("http")
+    settings = data["settings"]
+    assert settings["socket_mode_enabled"] is False
+    assert settings["interactivity"]["request_url"] == EVENTS_URL
+    assert settings["event_subscriptions"]["request_url"] == EVENTS_URL
+    assert [c["url"] for c in data["features"]["slash_commands"]] == [EVENTS_URL]
+
+
+def test_socket_mode_manifest_needs_no_url() -> None:
+    """Only the Socket Mode manifest enables Socket Mode, and it names no request URL."""
+    data = manifest("socket")
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in data["settings"]["interactivity"]
+    assert "request_url" not in data["settings"]["event_subscriptions"]
+    assert all("url" not in c for c in data["features"]["slash_commands"])
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    """The README's first code block is the install-and-demo command, then the test command."""
+    first = code_blocks(README.read_text(encoding="utf-8"))[0]
+    assert [line.strip() for line in first.splitlines() if line.strip()] == FIRST_COMMANDS
+
+
+def test_every_subcommand_in_the_readme_exists() -> None:
+    """Each `handoff <command> [<action>]` the README shows is one build_parser() accepts."""
+    commands = subcommands(build_parser())
+    shown = re.findall(r"(?<![\w/.-])handoff ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", code_text(README.read_text()))
+    assert shown, "the README names no handoff command"
+    for name, action in shown:
+        assert name in commands, f"README shows `handoff {name}`, which the CLI does not have"
+        nested = subcommands(commands[name])
+        if nested:
+            assert action in nested, f"README shows `handoff {name} {action}`; expected one of {sorted(nested)}"
+
+
+def test_every_configuration_variable_is_read_by_the_code() -> None:
+    """Each variable in the README's configuration table is read somewhere under bot/."""
+    table = section(README.read_text(encoding="utf-8"), "Configuration")
+    names = re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", table, flags=re.MULTILINE)
+    assert {"SLACK_BOT_TOKEN", "REDIS_URL", "HANDOFF_POLICY"} <= set(names)
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "bot").rglob("*.py"))
+    unread = [n for n in names if not re.search(rf"[\"']{n}[\"']", source)]
+    assert not unread, f"README documents variables no code reads: {unread}"
+
+
+def policy_models() -> list[type[BaseModel]]:
+    """Policy, Category, and every model nested directly in Policy's fields (llm, input_range, ...)."""
+    nested = [
+        f.annotation
+        for f in Policy.model_fields.values()
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    ]
+    return [Policy, Category, *nested]
+
+
+@pytest.mark.parametrize("model", policy_models(), ids=lambda m: m.__name__)
+def test_policy_doc_names_every_field(model: type[BaseModel]) -> None:
+    """docs/policy.md documents every field the policy models accept."""
+    doc = POLICY_DOC.read_text(encoding="utf-8")
+    missing = [name for name in model.model_fields if f"`{name}`" not in doc]
+    assert not missing, f"docs/policy.md does not mention {model.__name__} fields {missing}"
+
+
+def test_packaged_policy_is_the_example_policy() -> None:
+    """The policy used when no policy.yaml is found is the repository's example, as docs/policy.md says."""
+    packaged = REPO / "bot" / "data" / "default_policy.yaml"
+    assert packaged.read_text(encoding="utf-8") == (REPO / "policy.yaml").read_text(encoding="utf-8")

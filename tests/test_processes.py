@@ -1,0 +1,132 @@
+"""The loop across OS processes: `handoff web` (gunicorn), `handoff worker` and `handoff submit`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import blocks
+from bot.client import Client
+from bot.ledger import Ledger
+from bot.redis_server import connect
+from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.slack_api import SlackStandIn
+from tests.conftest import BOT_TOKEN, REPO, SIGNING_SECRET, free_port, wait_until
+from tests.test_loop import EMAIL
+
+pytestmark = pytest.mark.slow
+
+
+class Processes:
+    """Starts handoff commands as separate process groups and kills them all at the end."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=REPO, start_new_session=True,
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.running.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.running:
+            self.kill(proc)
+            for pipe in (proc.stdout, proc.stderr, proc.stdin):
+                if pipe:
+                    pipe.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path, slack: SlackStandIn, redis_url: str, redis_client: Any) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "REDIS_URL": redis_url,
+        "SLACK_API_URL": slack.url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "HANDOFF_DB": str(tmp_path / "ledger.db"),
+        "HANDOFF_POLICY": str(REPO / "policy.yaml"),
+        "HANDOFF_DATA_DIR": str(tmp_path / "data"),
+        "HANDOFF_LOG_LEVEL": "WARNING",
+        "PORT": str(free_port()),
+    }
+
+
+@pytest.fixture
+def processes(env: dict[str, str]) -> Iterator[Processes]:
+    procs = Processes(env)
+    yield procs
+    procs.stop_all()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _card(slack: SlackStandIn, pid: str) -> dict[str, Any] | None:
+    cards = [m for m in slack.messages() if pid in json.dumps(m.get("blocks") or [])]
+    return cards[-1] if cards else None
+
+
+def test_loop_across_processes(processes: Processes, env: dict[str, str], slack: SlackStandIn) -> None:
+    """web, worker and agent as separate processes: the agent prints the reviewer's decision."""
+    base = f"http://127.0.0.1:{env['PORT']}"
+    processes.start("web")
+    processes.start("worker")
+    wait_until(lambda: _healthy(base + "/healthz"), timeout=30, what="handoff web to answer /healthz")
+    agent = processes.start("submit", "-", "--wait", "--timeout", "60", stdin=subprocess.PIPE)
+    assert agent.stdin is not None
+    agent.stdin.write(json.dumps({**EMAIL, "id": "across-processes"}).encode())
+    agent.stdin.close()
+    agent.stdin = None  # closed: communicate() below must not flush it
+    card = slack.wait_for(lambda s: _card(s, "across-processes"), timeout=30)
+    response = Reviewer(base + "/slack/events", SIGNING_SECRET, slack).click(card, blocks.APPROVE, user="U0ALICE")
+    assert response.status == 200
+    out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err.decode()
+    decision = json.loads(out)
+    assert (decision["outcome"], decision["reviewer"]) == ("approve", "U0ALICE")
+    assert decision["action"]["args"]["to"] == "jane@example.com"
+    final = slack.wait_for(lambda s: "Approved" in json.dumps(_card(s, "across-processes")), timeout=30)
+    assert final
+
+
+def test_worker_killed_during_assess_loses_no_proposal(
+    processes: Processes, env: dict[str, str], slack: SlackStandIn
+) -> None:
+    """A worker killed mid-`assess` leaves the proposal in the inbox; the next worker assesses it."""
+    client = Client(connect(env["REDIS_URL"]))
+    with slack.hold("chat.postMessage"):
+        first = processes.start("worker")
+        pid = client.submit({**EMAIL, "id": "killed-mid-assess"})
+        slack.wait_for(lambda s: s.held("chat.postMessage"), timeout=30)
+        processes.kill(first)
+    ledger = Ledger(env["HANDOFF_DB"])
+    assert ledger.decision(pid) is None
+    processes.start("worker")
+    card = slack.wait_for(lambda s: ledger.card(pid) and _card(s, pid), timeout=30)
+    assert card is not None
+    assert ledger.pending_ids() == [pid]
+    assert client.board.inbox() == []
