@@ -31,7 +31,8 @@ def assess_proposal(
 ) -> Assessment:
     """Score and route a proposal: custom checks default to the policy's, resolved by import path."""
     found = resolve_checks(policy) if checks is None else checks
-    plan = plan_soft(proposal, policy, hard_signals(proposal, policy, now=now, history=history, checks=found))
+    hard = hard_signals(proposal, policy, now=now, history=history, checks=found)
+    plan = plan_soft(proposal, policy, hard)
     soft: list[Signal] = []
     usage = LLMUsage()
     if plan.calls and llm is None:
@@ -39,6 +40,4 @@ def assess_proposal(
     elif plan.calls and llm is not None:
         result = llm.measure(proposal, policy=policy, plan=plan)
         soft, usage = result.signals, result.usage
-    return assess(
-        proposal, policy, proposal_id=proposal_id, now=now, soft=soft, history=history, checks=found, usage=usage
-    )
+    return assess(proposal, policy, proposal_id=proposal_id, now=now, soft=soft, usage=usage, hard=hard)

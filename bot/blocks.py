@@ -76,7 +76,7 @@ def fallback_text(proposal: Proposal, pid: str) -> str:
 def review_card(pid: str, proposal: Proposal, assessment: Assessment, *, revision: int = 1) -> list[dict[str, Any]]:
     """The escalation card: what the agent saw, what it proposes, why, and why it is escalated."""
     header = clip(f"Review: {proposal.category} from {proposal.agent}", HEADER_LIMIT)
-    why = "\n".join(signal_lines(assessment)) or "• policy: this category always asks first"
+    why = "\n".join(signal_lines(assessment)) or _quiet_reason(assessment)
     threshold = f" (acts alone at ≥ {assessment.threshold:.2f})" if assessment.threshold is not None else ""
     rationale = "\n".join(f"• {escape(r)}" for r in proposal.rationale) or "_The agent gave no rationale._"
     blocks: list[dict[str, Any]] = [
@@ -100,6 +100,15 @@ def review_card(pid: str, proposal: Proposal, assessment: Assessment, *, revisio
         },
     ]
     return blocks
+
+
+def _quiet_reason(assessment: Assessment) -> str:
+    """Why a proposal with no fired signal still reached a human."""
+    if assessment.level == "approve_before":
+        return "• policy: this category always asks first"
+    if assessment.threshold is not None and assessment.score < assessment.threshold:
+        return f"• the score {assessment.score:.2f} is below the category's threshold {assessment.threshold:.2f}"
+    return "• policy: sampled for audit" if assessment.audit else "• policy routed it to a person"
 
 
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:

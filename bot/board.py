@@ -94,7 +94,7 @@ class Board:
     def decided(self, proposal_id: str) -> Decision | None:
         """The decision Redis holds for a proposal, or None."""
         raw = self.redis.hget(review_key(proposal_id), "decision")
-        return Decision.model_validate_json(raw) if raw else None  # type: ignore[arg-type]
+        return Decision.model_validate_json(raw) if raw else None
 
     def is_pending(self, proposal_id: str) -> bool:
         return self.redis.hget(review_key(proposal_id), "status") == b"pending"

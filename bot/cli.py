@@ -34,9 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `handoff` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    default_level = "WARNING" if args.command == "demo" else "INFO"
     logging.basicConfig(
-        level=os.environ.get("HANDOFF_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=os.environ.get("HANDOFF_LOG_LEVEL", default_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("httpx", "httpx2", "anthropic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except (UsageError, ProposalError, PolicyError, SettingsError) as exc:

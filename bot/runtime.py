@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import redis
 from rq import Queue
@@ -23,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.board import Board
 from bot.ledger import Ledger
+from bot.llm import SoftSignals, build_soft_signals
 from bot.redis_server import connect
 from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
@@ -42,7 +42,7 @@ class Runtime:
     ledger: Ledger
     policy: Policy
     slack: WebClient
-    llm: Any = None
+    llm: SoftSignals | None = None
 
     def queue(self, name: str) -> Queue:
         """One of handoff's RQ queues on this runtime's Redis."""
@@ -93,6 +93,7 @@ def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None =
         ledger=Ledger(settings.ledger_path),
         policy=policy or load_policy(settings.policy_path, explicit=explicit),
         slack=slack_client(settings),
+        llm=build_soft_signals(settings),
     )
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -100,6 +103,35 @@ def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 
         SocketModeHandler(build_app(runtime), app_token).start()  # type: ignore[no-untyped-call]
         return
     _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LocalServer:
+    """A threaded WSGI server on a free loopback port, for the demo and the tests; not for production."""
+
+    def __init__(self, application: WSGIApp) -> None:
+        self._server = make_server(
+            "127.0.0.1", 0, application, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="handoff-web", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. http://127.0.0.1:54321."""
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _gunicorn(application: WSGIApp, *, bind: str, threads: int) -> None:

@@ -169,8 +169,12 @@ def assess(
     history: CategoryStats | None = None,
     checks: Mapping[str, CustomCheck] | None = None,
     usage: LLMUsage | None = None,
+    hard: Sequence[Signal] | None = None,
 ) -> Assessment:
-    """Combine hard signals, the shell's soft signals and the pure ones into the assessment and route."""
+    """Combine hard signals, the shell's soft signals and the pure ones into the assessment and route.
+
+    Pass `hard` when the shell already ran `hard_signals` (to plan the LLM calls) so checks run once.
+    """
     category = policy.category(proposal.category)
     level = category.level if category else Level.APPROVE_BEFORE
     weights = policy.weights_for(proposal.category)
@@ -178,7 +182,8 @@ def assess(
     weighted = [s.model_copy(update={"weight": weights.get(s.name, 0.0)}) for s in measured]
     if level is Level.ON_UNCERTAINTY and not _has_evidence(weighted):
         weighted.append(failed_signal("no_evidence", "nothing but the agent's own word measured this proposal"))
-    signals = hard_signals(proposal, policy, now=now, history=history, checks=checks) + weighted
+    found = list(hard) if hard is not None else hard_signals(proposal, policy, now=now, history=history, checks=checks)
+    signals = found + weighted
     score = combine(signals)
     threshold = category.threshold if category else None
     route = route_for(level, score=score, threshold=threshold, signals=signals)

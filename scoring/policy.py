@@ -11,10 +11,11 @@ import json
 import math
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from scoring.models import Strict, describe_validation_error
 
@@ -58,14 +59,18 @@ def check_weights(weights: dict[str, float]) -> dict[str, float]:
     """Refuse unknown signal names, negative weights and weights that do not sum to 1."""
     unknown = sorted(set(weights) - set(SOFT_SIGNALS))
     if unknown:
-        raise ValueError(f"unknown signal {unknown[0]!r}; expected one of {', '.join(SOFT_SIGNALS)}")
+        _refuse(f"unknown signal {unknown[0]!r}; expected one of {', '.join(SOFT_SIGNALS)}")
     negative = [name for name, weight in weights.items() if weight < 0 or not math.isfinite(weight)]
     if negative:
-        raise ValueError(f"{negative[0]} is {weights[negative[0]]}; expected a weight of 0 or more")
+        _refuse(f"{negative[0]} is {weights[negative[0]]}; expected a weight of 0 or more")
     total = sum(weights.values())
     if abs(total - 1) > 1e-6:
-        raise ValueError(f"weights sum to {total:g}; expected them to sum to 1")
+        _refuse(f"weights sum to {total:g}; expected them to sum to 1 (they are renormalised over those measured)")
     return weights
+
+
+def _refuse(message: str) -> NoReturn:
+    raise PydanticCustomError("policy", message.replace("{", "{{").replace("}", "}}"))
 
 
 class LLMPolicy(Strict):
@@ -157,7 +162,7 @@ class Policy(Strict):
     def weights_for(self, name: str) -> dict[str, float]:
         """The soft-signal weights of a category: its own, or the policy's."""
         category = self.categories.get(name)
-        return (category.weights if category and category.weights is not None else None) or self.weights
+        return category.weights if category and category.weights is not None else self.weights
 
     def audit_rate_for(self, name: str) -> float:
         """The share of a category's unreviewed actions sampled for an audit review."""

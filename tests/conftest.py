@@ -6,13 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import redis
@@ -23,7 +20,7 @@ from bot.runtime import QUEUES, Runtime, activate, build_runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
-from bot.web import wsgi_app
+from bot.web import LocalServer, wsgi_app
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "test-signing-secret-0000"
@@ -140,26 +137,12 @@ def work(runtime: Runtime) -> None:
     worker.work(burst=True, logging_level="WARNING")
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def web_url(runtime: Runtime) -> Iterator[str]:
     """handoff's WSGI app served over real HTTP on a free port; yields the events URL."""
-    server = make_server(
-        "127.0.0.1", 0, wsgi_app(runtime), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/slack/events"
-    server.shutdown()
-    server.server_close()
+    server = LocalServer(wsgi_app(runtime))
+    yield server.url + "/slack/events"
+    server.stop()
 
 
 @pytest.fixture

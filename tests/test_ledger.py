@@ -40,7 +40,7 @@ def test_event_log_is_append_only_and_tampering_breaks_the_chain(tmp_path: Path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         ledger.db.execute("DELETE FROM events")
     ledger.db.execute("DROP TRIGGER events_append_only_update")
-    ledger.db.execute("UPDATE events SET body = '{\"category\": \"x\"}' WHERE seq = 1")
+    ledger.db.execute('UPDATE events SET body = \'{"category": "x"}\' WHERE seq = 1')
     assert not ledger.verify_chain()
 
 

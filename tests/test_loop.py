@@ -65,7 +65,8 @@ def test_escalation_is_decided_by_a_click_and_reaches_the_agent(
     assert decision is not None
     assert decision.outcome is Outcome.APPROVE
     assert decision.reviewer == "U0ALICE"
-    assert decision.action is not None and decision.action.args["to"] == "jane@example.com"
+    assert decision.action is not None
+    assert decision.action.args["to"] == "jane@example.com"
     assert decision.state == {"ticket": 42}
     assert decision.route == "escalate"
     assert decided(runtime, pid) == decision
@@ -231,7 +232,8 @@ def test_click_after_redis_lost_everything_still_decides_once(
     reviewer.click(card, blocks.APPROVE, user="U0ALICE")
     reviewer.click(card, blocks.APPROVE, user="U0CAROL")
     decision = Client(runtime.redis).wait(pid, timeout=5)
-    assert decision is not None and decision.reviewer in {"U0ALICE", "U0CAROL"}
+    assert decision is not None
+    assert decision.reviewer in {"U0ALICE", "U0CAROL"}
     told = slack.wait_for(lambda s: s.ephemerals(), timeout=5)
     assert [e["user"] for e in told] == [{"U0ALICE", "U0CAROL"}.difference({decision.reviewer}).pop()]
     assert decided(runtime, pid) == decision

@@ -295,7 +295,7 @@ def test_retrieval_consistency_needs_two_queries() -> None:
         ("categories: {a: {level: on_uncertainty, threshold: 1.4}}", "categories.a.threshold: input should be less"),
         (
             "categories: {a: {level: review_after}}\nweights: {ensemble: 0.5, critique: 0.2}",
-            "weights: value error, weights sum to 0.7",
+            "policy.yaml: weights: weights sum to 0.7; expected them to sum to 1",
         ),
         (
             "categories: {a: {level: review_after}}\nweights: {ensemble: 1.5, critique: -0.5}",
@@ -303,7 +303,7 @@ def test_retrieval_consistency_needs_two_queries() -> None:
         ),
         (
             "categories: {a: {level: review_after, weights: {critque: 1}}}",
-            "categories.a.weights: value error, unknown signal 'critque'",
+            "categories.a.weights: unknown signal 'critque'; expected one of critique, ensemble",
         ),
         ("categories: {a: {level: review_after, checks: [not a path]}}", "categories.a.checks.0: string should match"),
         ("categories: {a: {level: review_after, impact: huge}}", "categories.a.impact: input should be"),

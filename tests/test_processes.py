@@ -35,8 +35,13 @@ class Processes:
 
     def start(self, *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=REPO, start_new_session=True,
-            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "bot.cli", *args],
+            env=self.env,
+            cwd=REPO,
+            start_new_session=True,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.running.append(proc)
         return proc

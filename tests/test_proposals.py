@@ -38,14 +38,12 @@ GOOD: dict[str, Any] = {
         ({"entities": [{"matches": []}]}, "entities.0.reference: field required"),
     ],
 )
-def test_malformed_proposal_is_refused_naming_the_field(
-    runtime: Runtime, change: dict[str, Any], message: str
-) -> None:
+def test_malformed_proposal_is_refused_naming_the_field(runtime: Runtime, change: dict[str, Any], message: str) -> None:
     """Each malformed proposal gets an error naming its field, and no ledger row or queued job."""
     proposal = {**GOOD, **change}
     if change.get("summary", "") is None:
         proposal["summary"] = None
-    with pytest.raises(ProposalError, match="^proposal: ") as info:
+    with pytest.raises(ProposalError, match=r"^proposal: ") as info:
         Client(runtime.redis, policy=runtime.policy).submit(proposal)
     assert message in str(info.value)
     work(runtime)
@@ -82,13 +80,19 @@ def test_submit_cli_refuses_bad_input_with_one_line(stdin: bytes, message: str, 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("categories:\n  refund:\n    level: approve_before\n    threshhold: 0.5\n",
-         "categories.refund.threshhold: extra inputs are not permitted"),
+        (
+            "categories:\n  refund:\n    level: approve_before\n    threshhold: 0.5\n",
+            "categories.refund.threshhold: extra inputs are not permitted",
+        ),
         ("categories:\n  refund:\n    level: sometimes\n", "categories.refund.level: input should be"),
-        ("categories:\n  refund:\n    level: on_uncertainty\n    threshold: 1.4\n",
-         "categories.refund.threshold: input should be less than or equal to 1"),
-        ("categories:\n  refund:\n    level: review_after\n    never_graduate: true\n",
-         "never_graduate categories must stay at approve_before"),
+        (
+            "categories:\n  refund:\n    level: on_uncertainty\n    threshold: 1.4\n",
+            "categories.refund.threshold: input should be less than or equal to 1",
+        ),
+        (
+            "categories:\n  refund:\n    level: review_after\n    never_graduate: true\n",
+            "never_graduate categories must stay at approve_before",
+        ),
         ("categories: {}\n", "categories: dictionary should have at least 1 item"),
         ("categories: [a\n", "not valid YAML at line"),
         ("- just a list\n", "expected a mapping with a top-level 'categories:' key"),

@@ -1,10 +1,9 @@
-"""A local stand-in for Anthropic's Messages API, over real HTTP, for the demo, tests and benchmarks.
+"""A local stand-in for Anthropic's Messages API over real HTTP, for the demo, tests and benchmarks.
 
-`AnthropicStandIn` answers `POST /v1/messages` in the real response shape, so the real `anthropic` SDK
-talks to it through `base_url`. Answers are deterministic: by default `judge` reads the delimited
-proposal and answers the schema the request asks for; pass `respond` to script answers, `latency` to
-make every call take a fixed time, and `fail_next(...)` to inject faults. It counts calls, tokens and
-the most calls it served at once.
+`AnthropicStandIn` answers `POST /v1/messages` in the real shape, so the real `anthropic` SDK talks to it
+through `base_url`. By default `judge` answers from the delimited proposal, deterministically; `respond`
+scripts answers, `latency` fixes the time per call, `fail_next(...)` injects faults; calls and tokens are
+counted, and the most calls served at once.
 """
 
 from __future__ import annotations
@@ -21,53 +20,51 @@ from typing import Any
 
 _BLOCK = re.compile(r"<untrusted_proposal>\s*(.*?)\s*</untrusted_proposal>", re.DOTALL)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
-_DOUBT = ("not sure", "maybe", "unclear", "i think", "possibly", "or something", "either")
+_DOUBT = ("not sure", "maybe", "unclear", "i think", "possibly", "or something")
 _INJECTION = ("ignore previous", "ignore all previous", "full confidence", "confidence 1.0", "system prompt")
 
 
 @dataclass(frozen=True)
 class Fault:
-    """One failure to serve instead of an answer (see the class methods for the kinds)."""
+    """One failure served instead of an answer: 429 with retry-after, 529 overloaded, 500, an answer that
+    is not JSON (`malformed`), an HTTP body that is not JSON (`garbled`), a refusal, or a slow answer."""
 
     kind: str
     seconds: float = 0.0
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0.05) -> Fault:
-        """HTTP 429 with retry-after (and retry-after-ms) headers."""
         return cls("rate_limited", retry_after)
 
     @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        return cls("slow", seconds)
+
+    @classmethod
     def overloaded(cls) -> Fault:
-        """HTTP 529, Anthropic's "overloaded"."""
         return cls("overloaded")
 
     @classmethod
     def server_error(cls) -> Fault:
-        """HTTP 500."""
         return cls("server_error")
 
     @classmethod
     def malformed(cls) -> Fault:
-        """A 200 whose answer text is not valid JSON."""
         return cls("malformed")
 
     @classmethod
     def garbled(cls) -> Fault:
-        """A 200 whose HTTP body is not JSON at all."""
         return cls("garbled")
 
     @classmethod
     def refusal(cls) -> Fault:
-        """A 200 with stop_reason "refusal"."""
         return cls("refusal")
 
-    @classmethod
-    def slow(cls, seconds: float) -> Fault:
-        """Answer normally, but only after `seconds`."""
-        return cls("slow", seconds)
 
-
+_BROKEN = {
+    "refusal": ("I can't help with that request.", "refusal"),
+    "malformed": ('{"confidence": 0.9, "c', "end_turn"),
+}
 Responder = Callable[[dict[str, Any]], "dict[str, Any] | Fault"]
 _ERRORS = {
     "rate_limited": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
@@ -118,11 +115,6 @@ class AnthropicStandIn:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def _count(self) -> int:
-        with self._lock:
-            self.calls += 1
-            return self.calls
-
     def _answer(self, request: dict[str, Any], number: int) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.in_flight += 1
@@ -145,7 +137,7 @@ class AnthropicStandIn:
             return _error(outcome)
         if isinstance(outcome, Fault) and outcome.kind == "garbled":
             return 200, {}, b"<html>upstream hiccup</html>"
-        text, stop = _text_for(outcome)
+        text, stop = (json.dumps(outcome), "end_turn") if isinstance(outcome, dict) else _BROKEN[outcome.kind]
         usage = {
             "input_tokens": _tokens(json.dumps([request.get("system"), request.get("messages")])),
             "output_tokens": _tokens(text),
@@ -184,7 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         if self.path.split("?")[0] != "/v1/messages":
             return 404, {}, _error_body("not_found_error", f"no route {self.path}")
-        number = standin._count()
+        with standin._lock:
+            standin.calls += 1
+            number = standin.calls
         sent = {self.headers.get("x-api-key"), (self.headers.get("authorization") or "").removeprefix("Bearer ")}
         if standin.api_key is not None and standin.api_key not in sent:
             return 401, {}, _error_body("authentication_error", "invalid x-api-key")
@@ -223,9 +217,9 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
     schema = ((request.get("output_config") or {}).get("format") or {}).get("schema") or {}
     prompt = _prompt_text(request)
     proposal = _proposal_in(prompt)
-    risk = risk_of(proposal)
+    risk, concern = risk_of(proposal)
     if schema.get("title") == "Critique":
-        concerns = [[], ["the request leaves room for another reading"], [_risky_reason(proposal)]][risk]
+        concerns = [concern] if concern else []
         return {"concerns": concerns, "ambiguous_input": risk > 0, "confidence": (0.93, 0.62, 0.2)[risk]}
     if schema.get("title") == "Derived":
         found = re.search(r"Variant: (\w+)", prompt)
@@ -235,24 +229,19 @@ def judge(request: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def risk_of(proposal: dict[str, Any]) -> int:
-    """0 clean, 1 doubtful, 2 risky: from simple features of the proposal's text."""
-    text = _words(proposal)
-    if _risky_reason(proposal):
-        return 2
-    confidence = proposal.get("agent_confidence")
-    return 1 if any(d in text for d in _DOUBT) or (confidence is not None and confidence < 0.5) else 0
-
-
-def _risky_reason(proposal: dict[str, Any]) -> str:
+def risk_of(proposal: dict[str, Any]) -> tuple[int, str]:
+    """0 clean, 1 doubtful, 2 risky, and the concern: from simple features of the proposal's text."""
     text = _words(proposal)
     if "discount" in text and any(float(p) > 30 for p in _PERCENT.findall(text)):
-        return "a discount above 30% needs someone with authority to grant it"
+        return 2, "a discount above 30% needs someone with authority to grant it"
     if "churned" in text:
-        return "the customer has churned; this action may not apply to them any more"
+        return 2, "the customer has churned; this action may not apply to them any more"
     if any(i in text for i in _INJECTION):
-        return "the input tries to instruct the reviewer; treat it as suspicious"
-    return ""
+        return 2, "the input tries to instruct the reviewer; treat it as suspicious"
+    confidence = proposal.get("agent_confidence")
+    if any(d in text for d in _DOUBT) or (confidence is not None and confidence < 0.5):
+        return 1, "the request leaves room for another reading"
+    return 0, ""
 
 
 def _derived(proposal: dict[str, Any], *, dissent: bool) -> dict[str, Any]:
@@ -269,23 +258,10 @@ def _derived(proposal: dict[str, Any], *, dissent: bool) -> dict[str, Any]:
     return {"action": action.get("name", "none"), "args": args, "reason": "re-derived from the input"}
 
 
-def _text_for(outcome: dict[str, Any] | Fault) -> tuple[str, str]:
-    if isinstance(outcome, Fault) and outcome.kind == "refusal":
-        return "I can't help with that request.", "refusal"
-    if isinstance(outcome, Fault):
-        return '{"confidence": 0.9, "concerns": [', "end_turn"
-    return json.dumps(outcome), "end_turn"
-
-
 def _error(fault: Fault) -> tuple[int, dict[str, str], bytes]:
     status, kind, message = _ERRORS[fault.kind]
-    headers = {}
-    if fault.kind == "rate_limited":
-        headers = {
-            "retry-after": str(max(1, math.ceil(fault.seconds))),
-            "retry-after-ms": str(int(fault.seconds * 1000)),
-        }
-    return status, headers, _error_body(kind, message)
+    wait = {"retry-after": str(max(1, math.ceil(fault.seconds))), "retry-after-ms": str(int(fault.seconds * 1000))}
+    return status, wait if fault.kind == "rate_limited" else {}, _error_body(kind, message)
 
 
 def _error_body(kind: str, message: str) -> bytes:

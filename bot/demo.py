@@ -1,0 +1,202 @@
+"""`handoff demo`: the whole review loop on this machine, with nothing to configure.
+
+It starts an embedded Redis-compatible server, the local Slack and Claude stand-ins, the web app
+(signatures verified) and a worker; agents submit the seed scenarios; escalations are rendered
+as the cards Slack would show; simulated reviewers (or you, with --interactive) click them
+through signed requests; each agent prints the decision it receives; the ledger is summarised.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot import blocks
+from bot.client import Client
+from bot.redis_server import EmbeddedServer
+from bot.report import build_report, format_report
+from bot.runtime import QUEUES, Runtime, activate, build_runtime
+from bot.sandbox.anthropic_api import AnthropicStandIn
+from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.slack_api import SlackStandIn
+from bot.settings import Settings
+from bot.terminal import render_card
+from bot.web import LocalServer, wsgi_app
+from scoring.models import Decision, Proposal
+
+# What the simulated reviewers do with each escalated scenario: (reviewer, outcome, reason).
+REVIEWS: dict[str, tuple[str, str, str]] = {
+    "demo-winback-email": ("U0DANA", "reject", "40% is over the 25% retention limit; offer the 20% alternative"),
+    "demo-crm-status": ("U0LEE", "approve", ""),
+    "demo-legal-reply": ("U0COUNSEL", "approve", ""),
+    "demo-refund": ("U0FINANCE", "approve", ""),
+    "demo-crm-missing": ("U0LEE", "reject", "No record id: find Globex's account first"),
+}
+DEFAULT_REVIEW = ("U0DANA", "approve", "")
+
+Say = Callable[[str], None]
+
+
+def scenarios() -> list[dict[str, Any]]:
+    """The seed scenarios shipped with handoff, as proposal dicts."""
+    text = resources.files("bot.data").joinpath("scenarios.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def run_demo(*, interactive: bool = False, say: Say = print) -> int:
+    """Run the demo end to end; returns the exit status (0 when every proposal reached its agent)."""
+    if interactive and not sys.stdin.isatty():
+        say("(--interactive needs a terminal; the simulated reviewers decide instead)")
+        interactive = False
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handoff-demo-")))
+        redis = EmbeddedServer(workdir / "data")
+        stack.callback(redis.stop)
+        url = redis.join_or_start()
+        slack = stack.enter_context(SlackStandIn())
+        claude = stack.enter_context(AnthropicStandIn())
+        secret = secrets.token_hex(16)
+        settings = _settings(workdir, url=url, slack=slack, claude=claude, secret=secret)
+        runtime = build_runtime(settings, redis_url=url)
+        activate(runtime)
+        web = LocalServer(wsgi_app(runtime))
+        stack.callback(web.stop)
+        reviewer = Reviewer(web.url + "/slack/events", secret, slack)
+        _intro(say, url=url, slack=slack, claude=claude, web=web.url)
+        received = _run_scenarios(runtime, slack, reviewer, say=say, interactive=interactive)
+        _summary(runtime, say, claude=claude)
+        say(f"\nEverything ran locally; the ledger was {settings.ledger_path} (removed on exit).")
+        return 0 if received == len(scenarios()) else 1
+
+
+def _settings(workdir: Path, *, url: str, slack: SlackStandIn, claude: AnthropicStandIn, secret: str) -> Settings:
+    policy = Path("policy.yaml")
+    return Settings(
+        slack_bot_token=SecretStr(slack.token),
+        slack_signing_secret=SecretStr(secret),
+        slack_api_url=slack.url,
+        anthropic_api_key=SecretStr("sk-ant-demo-not-a-real-key"),
+        anthropic_base_url=claude.url,
+        redis_url=url,
+        data_dir=workdir / "data",
+        db_path=workdir / "ledger.db",
+        policy_path=policy if policy.exists() else Path("policy.yaml"),
+    )
+
+
+def _intro(say: Say, *, url: str, slack: SlackStandIn, claude: AnthropicStandIn, web: str) -> None:
+    say("handoff demo: agents propose, the pipeline scores, people decide in Slack, agents resume.\n")
+    say(f"  Redis   embedded server at {url}")
+    say(f"  Slack   local stand-in of the Web API at {slack.url}")
+    say(f"  Claude  local stand-in of the Messages API at {claude.url}")
+    say(f"  web     {web}/slack/events (every request signed and verified)\n")
+
+
+def _run_scenarios(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, *, say: Say, interactive: bool) -> int:
+    client = Client(runtime.redis, policy=runtime.policy)
+    ids = []
+    for data in scenarios():
+        ids.append(client.submit(data))
+        say(f"→ {data['agent']} submits [{data['category']}] {data['summary']}")
+    say("\nThe worker assesses every proposal (hard checks, then Claude's critique and ensemble):\n")
+    _work(runtime)
+    received = 0
+    for number, pid in enumerate(ids, start=1):
+        proposal = runtime.ledger.proposal(pid)
+        assert proposal is not None
+        say(f"[{number}/{len(ids)}] {proposal.summary}")
+        _show_assessment(runtime, pid, say)
+        if runtime.ledger.card(pid) is not None:
+            _review(runtime, slack, reviewer, pid, say=say, interactive=interactive)
+        decision = client.wait(pid, timeout=15)
+        if decision is not None:
+            received += 1
+            say("    " + _agent_line(proposal, decision))
+        else:
+            say("    agent: no decision yet (still pending, not an approval)")
+        _work(runtime)
+        say("")
+    return received
+
+
+def _work(runtime: Runtime) -> None:
+    from rq import SimpleWorker
+
+    queues = [runtime.queue(name) for name in QUEUES]
+    SimpleWorker(queues, connection=runtime.redis, serializer=queues[0].serializer).work(
+        burst=True, logging_level="ERROR"
+    )
+
+
+def _show_assessment(runtime: Runtime, pid: str, say: Say) -> None:
+    assessment = runtime.ledger.assessment(pid)
+    assert assessment is not None
+    threshold = f", acts alone at ≥ {assessment.threshold:.2f}" if assessment.threshold is not None else ""
+    say(f"    route {assessment.route.value.upper()}: score {assessment.score:.2f}{threshold} ({assessment.level})")
+    for signal in assessment.fired():
+        say(f"      • {signal.name} ({signal.kind.value}): {signal.reason}")
+
+
+def _review(
+    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, pid: str, *, say: Say, interactive: bool
+) -> None:
+    card = slack.wait_for(lambda s: _card(s, pid), timeout=10)
+    for line in render_card(card):
+        say("    " + line)
+    user, outcome, reason = _ask(pid, say) if interactive else REVIEWS.get(pid, DEFAULT_REVIEW)
+    if outcome == "approve":
+        say(f"    <@{user}> clicks Approve")
+        reviewer.click(card, blocks.APPROVE, user=user)
+        return
+    say(f"    <@{user}> clicks Reject and gives a reason: “{reason}”")
+    reviewer.click(card, blocks.REJECT, user=user)
+    opened = slack.wait_for(lambda s: [v for v in s.views() if pid in json.dumps(v["view"])], timeout=10)[-1]
+    reviewer.submit_view(opened, {blocks.REASON_BLOCK: {blocks.REASON_INPUT: reason}}, user=user)
+
+
+def _ask(pid: str, say: Say) -> tuple[str, str, str]:
+    while True:
+        answer = input(f"    Decide {pid}: [a]pprove or [r]eject? ").strip().lower()
+        if answer in ("a", "approve"):
+            return "U0YOU", "approve", ""
+        if answer in ("r", "reject"):
+            reason = ""
+            while not reason:
+                reason = input("    Reason (sent to the agent): ").strip()
+            return "U0YOU", "reject", reason
+        say("    Please type a or r.")
+
+
+def _card(slack: SlackStandIn, pid: str) -> dict[str, Any]:
+    """The message whose buttons review `pid` (empty until it is posted)."""
+    for message in slack.messages():
+        if any(b.get("block_id", "").startswith(f"review:{pid}:") for b in message.get("blocks") or []):
+            return message
+    return {}
+
+
+def _agent_line(proposal: Proposal, decision: Decision) -> str:
+    who = decision.reviewer
+    if decision.executes and decision.action is not None:
+        args = json.dumps(decision.action.args, ensure_ascii=False)
+        return f"{proposal.agent} received {decision.outcome.value} from {who} → runs {decision.action.name}({args})"
+    reason = f": “{decision.comment}”" if decision.comment else ""
+    return f"{proposal.agent} received {decision.outcome.value} from {who}{reason} → does not run it"
+
+
+def _summary(runtime: Runtime, say: Say, *, claude: AnthropicStandIn) -> None:
+    say("Ledger summary")
+    for line in format_report(build_report(runtime.ledger)).splitlines():
+        say("  " + line)
+    mix = ", ".join(f"{n} {o}" for o, n in sorted(runtime.ledger.outcome_counts().items()))
+    say(f"  decisions: {mix}")
+    say(f"  Claude calls: {claude.calls} ({claude.input_tokens + claude.output_tokens} tokens)")
