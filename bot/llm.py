@@ -140,6 +140,8 @@ class SoftSignals:
                     return _Answer(failure=f"{last}; no time left to retry within {config.deadline_s:g} s", calls=calls)
                 time.sleep(wait)
                 continue
+            except ValueError as exc:  # a body that is not JSON (a proxy's error page, a truncated answer)
+                return _Answer(failure=f"unreadable API response ({type(exc).__name__})", calls=calls)
             except Exception as exc:  # anything else from the SDK must still fail closed, not crash the worker
                 return _Answer(failure=f"{type(exc).__name__}: {exc}", calls=calls)
             return _read(message, schema, calls)
