@@ -16,6 +16,7 @@ import redis
 from bot import slack
 from bot.assessor import assess_proposal
 from bot.decisions import decide, make_decision
+from bot.history import category_history
 from bot.runtime import SCORE_QUEUE, Runtime, current, queue_on
 from scoring.models import Decision, Outcome, Proposal, Route
 
@@ -43,7 +44,14 @@ def assess(proposal_id: str) -> str:
         runtime.board.done_with_inbox(proposal_id)
         return "missing"
     assessment = runtime.ledger.assessment(proposal_id) or runtime.ledger.record_assessment(
-        assess_proposal(proposal, proposal_id, policy=runtime.policy, now=datetime.now(UTC), llm=runtime.llm)
+        assess_proposal(
+            proposal,
+            proposal_id,
+            policy=runtime.policy,
+            now=datetime.now(UTC),
+            llm=runtime.llm,
+            history=category_history(runtime, proposal.category),
+        )
     )
     if runtime.ledger.decision(proposal_id) is None:
         if assessment.route is Route.ESCALATE:

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.board import Board
+from bot.checks import load_checks
 from bot.ledger import Ledger
 from bot.llm import SoftSignals, build_soft_signals
 from bot.redis_server import connect
@@ -55,17 +56,23 @@ def queue_on(connection: redis.Redis, name: str) -> Queue:
 
 
 def load_policy(path: Path, *, explicit: bool = True) -> Policy:
-    """Read and validate a policy file; without an explicit path, fall back to the packaged example."""
-    if not path.exists():
-        if explicit:
-            raise PolicyError(f"{path}: no such file; set HANDOFF_POLICY to your policy's path")
-        text = resources.files("bot.data").joinpath("default_policy.yaml").read_text()
-        return parse_policy(text, source="default policy")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
-    return parse_policy(text, source=str(path))
+    """Read and validate a policy file; without an explicit path, fall back to the packaged example.
+
+    Custom checks are imported here, so an unimportable one is refused at load, not at assess time.
+    """
+    source = str(path)
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    elif explicit:
+        raise PolicyError(f"{path}: no such file; set HANDOFF_POLICY to your policy's path")
+    else:
+        text, source = resources.files("bot.data").joinpath("default_policy.yaml").read_text(), "default policy"
+    policy = parse_policy(text, source=source)
+    load_checks(policy, source=source)
+    return policy
 
 
 def slack_client(settings: Settings) -> WebClient:
