@@ -18,6 +18,7 @@ from scoring.models import Decision
 
 PREFIX = "handoff:"
 INBOX = PREFIX + "inbox"
+MARKER = PREFIX + "state-marker"
 STREAM_BLOCK_MS = 5_000  # kept below the client's socket timeout (redis_server.SOCKET_TIMEOUT)
 
 _DECIDE = """
@@ -67,6 +68,14 @@ class Board:
         self.redis = client
         self._decide = client.register_script(_DECIDE)
         self._restore = client.register_script(_RESTORE)
+
+    def lost_memory(self) -> bool:
+        """True when this Redis has never been marked by handoff, or was emptied since."""
+        return not self.redis.exists(MARKER)
+
+    def remember(self) -> None:
+        """Mark this Redis as holding handoff's state (see `lost_memory`)."""
+        self.redis.set(MARKER, "1")
 
     def put_proposal(self, proposal_id: str, envelope: dict[str, Any]) -> bool:
         """Store a submitted proposal once and put it in the inbox; False if the id was taken."""

@@ -220,6 +220,13 @@ class Ledger:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def decisions_since(self, since: str) -> list[Decision]:
+        """Decisions taken at or after `since` (ISO-8601), oldest first."""
+        rows = self.db.execute(
+            "SELECT body FROM decisions WHERE decided_at >= ? ORDER BY decided_at", [since]
+        ).fetchall()
+        return [Decision.model_validate_json(r[0]) for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Row counts per table, for summaries and health checks."""
         return {t: self.db[t].count for t in ("proposals", "assessments", "decisions", "executions", "events")}

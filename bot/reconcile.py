@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from rq.job import Job, JobStatus
 
@@ -21,6 +22,7 @@ from bot.runtime import Runtime
 from bot.slack import card_claim_key
 
 log = logging.getLogger(__name__)
+REPUBLISH_WINDOW = timedelta(days=7)
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -31,14 +33,17 @@ class Report:
     reassessed: list[str] = field(default_factory=list)
     reopened: list[str] = field(default_factory=list)
     reexecuted: list[str] = field(default_factory=list)
+    republished: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.reassessed or self.reopened or self.reexecuted)
+        return bool(self.reassessed or self.reopened or self.reexecuted or self.republished)
 
 
 def reconcile(runtime: Runtime) -> Report:
     """One pass over the inbox, the pending reviews and the unexecuted decisions."""
     report = Report()
+    if runtime.board.lost_memory():
+        report.republished = _republish_recent(runtime)
     for pid in runtime.board.inbox():
         if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
             runtime.board.done_with_inbox(pid)
@@ -65,6 +70,15 @@ def reconcile(runtime: Runtime) -> Report:
     if report:
         log.info("reconcile repaired: %s", report)
     return report
+
+
+def _republish_recent(runtime: Runtime) -> int:
+    """Redis came back empty: put recent decisions back on their streams so late waiters still see them."""
+    since = (datetime.now(UTC) - REPUBLISH_WINDOW).isoformat(timespec="milliseconds")
+    restored = sum(runtime.board.restore_decided(d) for d in runtime.ledger.decisions_since(since))
+    runtime.board.remember()
+    log.warning("Redis had lost handoff's state; republished %d recent decisions from the ledger", restored)
+    return restored
 
 
 def _reassess(runtime: Runtime, pid: str) -> None:

@@ -1,0 +1,122 @@
+"""What happens when things break: Slack errors, Redis emptied, retried jobs, a decision half written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bot import blocks
+from bot.client import Client
+from bot.decisions import decide, enqueue_execute, make_decision
+from bot.jobs import execute
+from bot.reconcile import reconcile
+from bot.runtime import Runtime
+from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.slack_api import SlackStandIn
+from scoring.models import Outcome
+from tests.conftest import wait_until, work
+from tests.test_loop import EMAIL, TAG, card_for
+
+
+def record_call(decision: Any) -> str:
+    """A proposal callback: appends the decision it was given to the file named in its state."""
+    with Path(decision.state["calls_file"]).open("a") as handle:
+        handle.write(json.dumps({"proposal_id": decision.proposal_id, "args": decision.action.args}) + "\n")
+    return "recorded"
+
+
+def test_slack_rate_limit_while_posting_a_card_is_waited_out(runtime: Runtime, slack: SlackStandIn) -> None:
+    """A 429 with Retry-After on chat.postMessage delays the card; it is posted once, not lost."""
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
+    work(runtime)
+    posts = [c for c in slack.calls if c.method == "chat.postMessage"]
+    assert [c.failed for c in posts] == [True, False]
+    assert runtime.ledger.card(pid) is not None
+
+
+def test_slack_down_during_assess_is_retried_by_reconcile(runtime: Runtime, slack: SlackStandIn) -> None:
+    """Slack answering 500 past the retries fails the job; the next reconcile pass posts the card."""
+    slack.fail_next("chat.postMessage", status=500, times=4)  # the first try and the client's 3 retries
+    pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
+    work(runtime)
+    assert runtime.ledger.card(pid) is None
+    assert runtime.board.inbox() == [pid], "a failed assess keeps the proposal in the inbox"
+    report = reconcile(runtime)
+    assert report.reassessed == [pid]
+    work(runtime)
+    assert runtime.ledger.card(pid) is not None
+    assert runtime.board.inbox() == []
+
+
+def test_redis_emptied_then_reconcile_restores_pending_and_decided(
+    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, redis_client: redis.Redis
+) -> None:
+    """After Redis loses everything, reconcile re-opens pending reviews and republishes decisions."""
+    client = Client(runtime.redis, policy=runtime.policy)
+    pending = client.submit(EMAIL)
+    done = client.submit(TAG)
+    work(runtime)
+    assert client.wait(done, timeout=5) is not None
+    redis_client.flushdb()
+    assert client.wait(done, timeout=0.1) is None
+    reconcile(runtime)
+    assert runtime.board.is_pending(pending)
+    republished = client.wait(done, timeout=5)
+    assert republished is not None
+    assert republished.outcome is Outcome.AUTO
+    reviewer.click(card_for(slack, pending), blocks.APPROVE, user="U0ALICE")
+    decision = client.wait(pending, timeout=5)
+    assert decision is not None
+    assert decision.outcome is Outcome.APPROVE
+
+
+def test_decision_published_but_not_written_is_recovered(runtime: Runtime, slack: SlackStandIn) -> None:
+    """A process that died between Redis's compare-and-set and the ledger write loses nothing."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
+    work(runtime)
+    decision = make_decision(runtime, pid, Outcome.APPROVE, reviewer="U0ALICE")
+    runtime.board.compare_and_decide(decision)  # the first half of decide(), then the "crash"
+    assert runtime.ledger.decision(pid) is None
+    reconcile(runtime)
+    assert runtime.ledger.decision(pid) == decision
+    reconcile(runtime)
+    work(runtime)
+    assert runtime.ledger.execution(pid) is not None
+
+
+def test_callback_runs_once_even_when_execute_is_enqueued_and_run_twice(runtime: Runtime, tmp_path: Path) -> None:
+    """A retried or duplicated execute job never runs the agent's callback a second time."""
+    calls = tmp_path / "calls.jsonl"
+    proposal = {**TAG, "callback": "tests.test_reliability:record_call", "state": {"calls_file": str(calls)}}
+    pid = Client(runtime.redis, policy=runtime.policy).submit(proposal)
+    work(runtime)
+    enqueue_execute(runtime, pid)
+    work(runtime)
+    assert execute(pid) == "done"
+    lines = calls.read_text().splitlines()
+    assert [json.loads(line)["proposal_id"] for line in lines] == [pid]
+    assert runtime.ledger.execution(pid) == "ok"
+
+
+def test_failing_callback_is_recorded_and_not_retried(runtime: Runtime, slack: SlackStandIn) -> None:
+    """An agent callback that raises is recorded as an error with its message, once."""
+    proposal = {**TAG, "callback": "json:loads"}  # called with a Decision: raises TypeError
+    pid = Client(runtime.redis, policy=runtime.policy).submit(proposal)
+    work(runtime)
+    assert runtime.ledger.execution(pid) == "error"
+
+
+def test_timer_style_decision_after_a_human_decided_changes_nothing(runtime: Runtime, slack: SlackStandIn) -> None:
+    """A late decision (a timer, a second click) loses to the one that stands, whoever it is."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
+    work(runtime)
+    human = decide(runtime, make_decision(runtime, pid, Outcome.APPROVE, reviewer="U0ALICE"))
+    late = decide(runtime, make_decision(runtime, pid, Outcome.TIMEOUT, reviewer="policy:timeout"))
+    assert human.won
+    assert not late.won
+    assert late.decision == human.decision
+    assert wait_until(lambda: runtime.ledger.decision(pid)) == human.decision
