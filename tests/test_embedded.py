@@ -1,0 +1,67 @@
+"""The embedded default: with REDIS_URL unset, handoff runs its own server and a new user installs nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from bot.redis_server import EmbeddedServer, is_answering, redis_url_for
+from tests.conftest import REPO
+
+
+def test_second_process_joins_the_first_ones_server_and_the_owner_stops_it(tmp_path: Path) -> None:
+    """Processes sharing a data directory share one server; it stops when its starter stops."""
+    owner = EmbeddedServer(tmp_path)
+    url = owner.join_or_start()
+    try:
+        joiner = EmbeddedServer(tmp_path)
+        assert joiner.join_or_start() == url
+        joiner.stop()
+        assert is_answering(url), "a joining process must not stop the server"
+    finally:
+        owner.stop()
+    assert not is_answering(url)
+    assert not (tmp_path / "redis.json").exists()
+
+
+def test_embedded_server_keeps_data_across_restarts(tmp_path: Path) -> None:
+    """The embedded server writes an append-only file under the data directory, so a restart keeps state."""
+    with redis_url_for(None, tmp_path) as url:
+        redis.Redis.from_url(url).set("handoff:test", "kept")
+    with redis_url_for(None, tmp_path) as url:
+        assert redis.Redis.from_url(url).get("handoff:test") == b"kept"
+
+
+def test_submit_and_worker_run_on_the_embedded_default(tmp_path: Path) -> None:
+    """`handoff submit` then `handoff worker --burst` with no REDIS_URL decide a review_after proposal."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_LOG_LEVEL": "WARNING"}
+    proposal = {
+        "id": "embedded-1",
+        "category": "tag_ticket",
+        "summary": "Tag T-1",
+        "action": {"name": "tag", "args": {"ticket_id": "T-1", "tag": "billing"}},
+    }
+    run = [sys.executable, "-m", "bot.cli"]
+    submitted = subprocess.run(
+        [*run, "submit", "-"], input=json.dumps(proposal).encode(), env=env, cwd=REPO, capture_output=True, timeout=120
+    )
+    assert submitted.returncode == 0, submitted.stderr.decode()
+    worked = subprocess.run([*run, "worker", "--burst"], env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert worked.returncode == 0, worked.stderr.decode()
+    waited = subprocess.run(
+        [*run, "submit", "-", "--wait", "--timeout", "10"],
+        input=json.dumps(proposal).encode(),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+    )
+    assert waited.returncode == 0, waited.stderr.decode()
+    assert json.loads(waited.stdout)["outcome"] == "auto"
+    assert (tmp_path / "data" / "ledger.db").exists()
