@@ -8,6 +8,7 @@ decision = client.wait(pid, timeout=600)   # None: no decision yet (never an app
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -100,16 +101,22 @@ class Client:
     ) -> Callable[[Callable[P, T]], Callable[..., T]]:
         """Decorate a tool function: each call is submitted for review and runs with the decided args.
 
-        Keyword arguments become the action's args; an edit changes what the function receives.
+        The call's arguments (bound to the function's parameters) become the action's args; an edit
+        changes what the function receives, as keyword arguments.
         A rejection, redirect or timeout raises ReviewRejectedError; no decision in time raises
         ReviewPendingError. Pass `fields` such as `rationale=` or `input=` to enrich the proposal.
         """
 
         def decorate(func: Callable[P, T]) -> Callable[..., T]:
+            signature = inspect.signature(func)
+
             @functools.wraps(func)
-            def wrapper(**kwargs: Any) -> T:
-                text = summary(**kwargs) if callable(summary) else summary
-                action = Action(name=func.__name__, args=kwargs)
+            def wrapper(*args: Any, **kwargs: Any) -> T:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                text = summary(**arguments) if callable(summary) else summary
+                action = Action(name=func.__name__, args=arguments)
                 pid = self.submit({"category": category, "action": action.model_dump(), "summary": text, **fields})
                 decision = self.wait(pid, timeout)
                 if decision is None:

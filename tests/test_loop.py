@@ -192,7 +192,7 @@ def test_decorated_tool_runs_only_when_approved(runtime: Runtime, slack: SlackSt
 
     def agent(name: str, to: str) -> None:
         try:
-            results[name] = send_email(to=to, subject="Hello", body="Hi")
+            results[name] = send_email(to, "Hello", body="Hi")  # positional arguments bind by name
         except ReviewRejectedError as exc:
             results[name] = exc
 
