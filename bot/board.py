@@ -33,6 +33,23 @@ end
 return {'unknown', ''}
 """
 
+# A human approval toward a quorum: KEYS review, stream, approvers; ARGV decision, reviewer, needed, fingerprint.
+# A different action (an edit) starts the count again; a repeated reviewer counts once.
+_VOTE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'decided' then return {'lost', redis.call('HGET', KEYS[1], 'decision')} end
+if status ~= 'pending' then return {'unknown', ''} end
+if redis.call('HGET', KEYS[1], 'action') ~= ARGV[4] then
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[1], 'action', ARGV[4])
+end
+redis.call('SADD', KEYS[3], ARGV[2])
+if redis.call('SCARD', KEYS[3]) < tonumber(ARGV[3]) then return {'progress', ''} end
+redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'decision', ARGV[1])
+return {'won', ARGV[1]}
+"""
+
 _RESTORE = """
 if redis.call('HGET', KEYS[1], 'status') == 'decided' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
@@ -47,6 +64,8 @@ class Verdict(StrEnum):
     WON = "won"
     LOST = "lost"
     UNKNOWN = "unknown"
+    PROGRESS = "progress"  # an approval recorded toward a quorum that is not reached yet
+    REFUSED = "refused"  # not counted: the policy forbids this reviewer this outcome (nothing changed)
 
 
 def proposal_key(proposal_id: str) -> str:
@@ -61,6 +80,10 @@ def stream_key(proposal_id: str) -> str:
     return f"{PREFIX}decision:{proposal_id}"
 
 
+def approvers_key(proposal_id: str) -> str:
+    return f"{PREFIX}approvers:{proposal_id}"
+
+
 class Board:
     """The Redis side of handoff's state, over one client."""
 
@@ -68,6 +91,7 @@ class Board:
         self.redis = client
         self._decide = client.register_script(_DECIDE)
         self._restore = client.register_script(_RESTORE)
+        self._vote = client.register_script(_VOTE)
 
     def lost_memory(self) -> bool:
         """True when this Redis has never been marked by handoff, or was emptied since."""
@@ -114,6 +138,24 @@ class Board:
         verdict, body = self._decide(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()])
         outcome = Verdict(verdict.decode())
         return outcome, (Decision.model_validate_json(body) if body else None)
+
+    def vote(self, decision: Decision, *, needed: int, fingerprint: str) -> tuple[Verdict, Decision | None]:
+        """Atomically add the decision's reviewer to the approvers of `fingerprint`'s action; the vote that
+        brings them to `needed` decides (WON), earlier ones return PROGRESS."""
+        pid = decision.proposal_id
+        keys = [review_key(pid), stream_key(pid), approvers_key(pid)]
+        verdict, body = self._vote(keys=keys, args=[decision.model_dump_json(), decision.reviewer, needed, fingerprint])
+        outcome = Verdict(verdict.decode())
+        return outcome, (Decision.model_validate_json(body) if body else None)
+
+    def approvers(self, proposal_id: str) -> list[str]:
+        """The reviewers whose approvals count toward the pending quorum, sorted."""
+        return sorted(m.decode() for m in self.redis.smembers(approvers_key(proposal_id)))  # type: ignore[union-attr]
+
+    def restore_approvers(self, proposal_id: str, fingerprint: str, reviewers: list[str]) -> None:
+        """Re-create the approvers of a pending review from the ledger after Redis lost them."""
+        if reviewers and self.redis.hsetnx(review_key(proposal_id), "action", fingerprint):
+            self.redis.sadd(approvers_key(proposal_id), *reviewers)
 
     def restore_decided(self, decision: Decision) -> bool:
         """Re-create the decided state and stream from the ledger after Redis lost them."""

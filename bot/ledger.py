@@ -170,11 +170,16 @@ class Ledger:
             return decision
 
     def record_execution(self, proposal_id: str, *, status: str, detail: str = "") -> None:
-        """Record how running a decided action went (`ok`, `error`, `skipped`)."""
+        """Record how running a decided action went (`ok`, `error`, `skipped`).
+
+        The first real outcome stands; only a `skipped` placeholder (handoff had no callback to run)
+        is replaced, by the agent's own report of how its run went.
+        """
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO executions (proposal_id, status, detail, executed_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(proposal_id) DO NOTHING",
+                " ON CONFLICT(proposal_id) DO UPDATE SET status = excluded.status, detail = excluded.detail,"
+                " executed_at = excluded.executed_at WHERE executions.status = 'skipped'",
                 [proposal_id, status, detail[:4000], utcnow()],
             )
             self._event(db, proposal_id, "executed", {"status": status})
@@ -256,6 +261,159 @@ class Ledger:
     def _decision(db: sqlite_utils.Database, proposal_id: str) -> Decision | None:
         row = db.execute("SELECT body FROM decisions WHERE proposal_id = ?", [proposal_id]).fetchone()
         return Decision.model_validate_json(row[0]) if row else None
+
+    # -- telemetry: escalation paths, flags, review-after messages, policy events -----------
+
+    def record_escalation_step(self, proposal_id: str, kind: str, target: str, detail: str = "") -> None:
+        """Record one step of a proposal's escalation path: who was `asked`, `reminded`, `escalated` to."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES (?, ?, ?, ?, ?)",
+                [proposal_id, kind, target, detail[:2000], utcnow()],
+            )
+            self._event(db, proposal_id, f"escalation_{kind}", {"target": target, "detail": detail[:2000]})
+
+    def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "") -> bool:
+        """Flag an action that ran without review as wrong; False when it was flagged already."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM flags WHERE proposal_id = ?", [proposal_id]).fetchone():
+                return False
+            db.execute(
+                "INSERT INTO flags (proposal_id, flagger, reason, flagged_at) VALUES (?, ?, ?, ?)",
+                [proposal_id, flagger, reason[:2000], utcnow()],
+            )
+            self._event(db, proposal_id, "flagged", {"flagger": flagger, "reason": reason[:2000]})
+            return True
+
+    def record_review_message(self, proposal_id: str, *, channel: str, ts: str) -> None:
+        """Remember where the review-after (flaggable) message of a proposal was posted."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO review_messages (proposal_id, channel, ts, posted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(proposal_id) DO NOTHING",
+                [proposal_id, channel, ts, utcnow()],
+            )
+            self._event(db, proposal_id, "review_after_posted", {"channel": channel, "ts": ts})
+
+    def record_policy_event(
+        self, category: str, *, kind: str, levels: tuple[str, str, str], reason: str, actor: str | None = None
+    ) -> int:
+        """Record a promotion or demotion `levels` = (from, to, the policy file's level): applied when `actor`
+        is given, else proposed (waiting for an owner). Returns the event's number."""
+        now = utcnow()
+        status = "applied" if actor else "proposed"
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO policy_events (category, kind, from_level, to_level, base_level, reason, status,"
+                " proposed_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [category, kind, *levels, reason, status, now, actor, now if actor else None],
+            )
+            seq = int(cursor.lastrowid or 0)
+            body = {"seq": seq, "kind": kind, "from": levels[0], "to": levels[1], "status": status, "actor": actor}
+            self._event(db, f"policy:{category}", f"policy_{status}", body)
+            return seq
+
+    def decide_policy_event(self, seq: int, *, actor: str, apply: bool) -> bool:
+        """Apply or decline a proposed policy event once; False when it was no longer proposed."""
+        status = "applied" if apply else "declined"
+        with self._transaction() as db:
+            query = "SELECT category FROM policy_events WHERE seq = ? AND status = 'proposed'"
+            row = db.execute(query, [seq]).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "UPDATE policy_events SET status = ?, decided_by = ?, decided_at = ? WHERE seq = ?",
+                [status, actor, utcnow(), seq],
+            )
+            self._event(db, f"policy:{row[0]}", f"policy_{status}", {"seq": seq, "actor": actor})
+            return True
+
+    def record_policy_card(self, seq: int, *, channel: str, ts: str) -> None:
+        """Remember where a proposed policy event's card was posted."""
+        with self._transaction() as db:
+            db.execute("UPDATE policy_events SET channel = ?, ts = ? WHERE seq = ?", [channel, ts, seq])
+
+    # -- review chain: durable timers, holds and quorum approvals (see bot/timers.py) -------
+
+    def schedule_timers(self, proposal_id: str, *, generation: int, due: dict[str, str], assignee: str) -> bool:
+        """Store one generation of a review's timers (step -> ISO due time) once; older ones are cancelled.
+
+        An `asked` step is stored as done: it marks the chain as started even when nothing is due.
+
+        Returns False when this generation was already stored (a retried job, a reconcile pass).
+        """
+        with self._transaction() as db:
+            if db.execute(
+                "SELECT 1 FROM timers WHERE proposal_id = ? AND generation >= ?", [proposal_id, generation]
+            ).fetchone():
+                return False
+            db.execute(
+                "UPDATE timers SET state = 'cancelled' WHERE proposal_id = ? AND state IN ('scheduled', 'held')",
+                [proposal_id],
+            )
+            for step, at in due.items():
+                db.execute(
+                    "INSERT INTO timers (proposal_id, generation, step, due_at, assignee, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [proposal_id, generation, step, at, assignee, "done" if step == "asked" else "scheduled"],
+                )
+            self._event(db, proposal_id, "chain_started", {"generation": generation, "due": due, "assignee": assignee})
+            return True
+
+    def claim_timer(self, proposal_id: str, *, generation: int, step: str, state: str = "done") -> bool:
+        """Move a scheduled timer to `state` (done, held, cancelled) once; False if it was not scheduled."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE timers SET state = ?, fired_at = ? WHERE proposal_id = ? AND generation = ? AND step = ?"
+                " AND state = 'scheduled'",
+                [state, utcnow(), proposal_id, generation, step],
+            )
+            return bool(cursor.rowcount)
+
+    def timers(self, proposal_id: str) -> list[dict[str, Any]]:
+        """The latest generation of a review's timers: generation, step, due_at, assignee, state."""
+        rows = self.db.execute(
+            "SELECT generation, step, due_at, assignee, state FROM timers WHERE proposal_id = ?"
+            " AND generation = (SELECT MAX(generation) FROM timers WHERE proposal_id = ?) ORDER BY due_at",
+            [proposal_id, proposal_id],
+        ).fetchall()
+        keys = ("generation", "step", "due_at", "assignee", "state")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def scheduled_timers(self) -> list[tuple[str, int, str, str]]:
+        """(proposal_id, generation, step, due_at) of every timer still to fire on an undecided review."""
+        rows = self.db.execute(
+            "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
+            " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
+            " ORDER BY t.due_at"
+        ).fetchall()
+        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    def held_ids(self) -> list[str]:
+        """Reviews that expired with the `hold` outcome: still pending, no longer pinging anyone."""
+        rows = self.db.execute(
+            "SELECT DISTINCT t.proposal_id FROM timers t LEFT JOIN decisions d USING (proposal_id)"
+            " WHERE t.state = 'held' AND d.proposal_id IS NULL ORDER BY t.fired_at"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_approval(self, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
+        """Record one reviewer's approval of an action (by fingerprint) toward the category's quorum."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?)",
+                [proposal_id, reviewer, fingerprint, utcnow()],
+            )
+            if cursor.rowcount:
+                self._event(db, proposal_id, "approval", {"reviewer": reviewer, "fingerprint": fingerprint})
+
+    def approvals(self, proposal_id: str, fingerprint: str) -> list[str]:
+        """Reviewers who approved this exact action so far, oldest first."""
+        rows = self.db.execute(
+            "SELECT reviewer FROM approvals WHERE proposal_id = ? AND fingerprint = ? ORDER BY at",
+            [proposal_id, fingerprint],
+        ).fetchall()
+        return [r[0] for r in rows]
 
 
 def _chain_hash(prev: str, proposal_id: str, kind: str, body: str, at: str) -> str:

@@ -46,7 +46,55 @@ def _initial_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial_tables]
+def _telemetry_tables(db: sqlite_utils.Database) -> None:
+    """Escalation paths, flags, review-after messages, policy events; usage columns filled by a trigger."""
+    db.execute(
+        "CREATE TABLE escalation_steps (seq INTEGER PRIMARY KEY AUTOINCREMENT, proposal_id TEXT NOT NULL,"
+        " kind TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX escalation_steps_by_proposal ON escalation_steps (proposal_id)")
+    db.execute(
+        "CREATE TABLE flags (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id), flagger TEXT NOT NULL,"
+        " reason TEXT NOT NULL, flagged_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE review_messages (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        " channel TEXT NOT NULL, ts TEXT NOT NULL, posted_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE policy_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL,"
+        " kind TEXT NOT NULL, from_level TEXT NOT NULL, to_level TEXT NOT NULL, reason TEXT NOT NULL,"
+        " base_level TEXT NOT NULL, status TEXT NOT NULL, proposed_at TEXT NOT NULL, decided_by TEXT,"
+        " decided_at TEXT, channel TEXT, ts TEXT)"
+    )
+    db.execute("CREATE INDEX policy_events_by_category ON policy_events (category, status)")
+    for column in ("audit INTEGER", "llm_calls INTEGER", "tokens INTEGER", "cost_usd REAL"):
+        db.execute(f"ALTER TABLE assessments ADD COLUMN {column} NOT NULL DEFAULT 0")
+    usage = ", ".join(
+        f"{c} = COALESCE(json_extract(body, '$.{c}'), 0)" for c in ("audit", "llm_calls", "tokens", "cost_usd")
+    )
+    db.execute(f"UPDATE assessments SET {usage}")  # noqa: S608 - constants, no input
+    trigger = f"UPDATE assessments SET {usage} WHERE proposal_id = NEW.proposal_id;"  # noqa: S608 - constants
+    db.execute(f"CREATE TRIGGER assessments_usage AFTER INSERT ON assessments BEGIN {trigger} END")
+    db.execute("CREATE INDEX proposals_by_category ON proposals (category, stored_at)")
+    db.execute("CREATE INDEX decisions_by_time ON decisions (decided_at)")
+
+
+def _review_chain_tables(db: sqlite_utils.Database) -> None:
+    """Durable timers of each review's remind/escalate/expire chain, and approvals toward a quorum."""
+    db.execute(
+        "CREATE TABLE timers (proposal_id TEXT NOT NULL REFERENCES proposals(id), generation INTEGER NOT NULL,"
+        " step TEXT NOT NULL, due_at TEXT NOT NULL, assignee TEXT NOT NULL, state TEXT NOT NULL,"
+        " fired_at TEXT, PRIMARY KEY (proposal_id, generation, step))"
+    )
+    db.execute("CREATE INDEX timers_by_state ON timers (state, due_at)")
+    db.execute(
+        "CREATE TABLE approvals (proposal_id TEXT NOT NULL REFERENCES proposals(id), reviewer TEXT NOT NULL,"
+        " fingerprint TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (proposal_id, fingerprint, reviewer))"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial_tables, _telemetry_tables, _review_chain_tables]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

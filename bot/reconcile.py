@@ -3,7 +3,9 @@
 Runs when a worker starts and periodically after. It re-enqueues proposals whose `assess` job was
 lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews Redis forgot,
 restores decided state and streams from the ledger, and enqueues phase two for decided proposals
-that have not run it. Every step is idempotent.
+that have not run it. It also starts the escalation chain of a posted card that has none, restores
+approvals toward a quorum, and re-schedules every timer the ledger still owes (one past due fires at
+once), so no reminder, escalation or expiry is lost with Redis. Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from rq.job import Job, JobStatus
 
-from bot.decisions import enqueue_execute
+from bot import timers
+from bot.decisions import action_fingerprint, enqueue_execute
 from bot.jobs import assess_job_id, enqueue_assess
 from bot.runtime import Runtime
 from bot.slack import card_claim_key
@@ -34,9 +37,10 @@ class Report:
     reopened: list[str] = field(default_factory=list)
     reexecuted: list[str] = field(default_factory=list)
     republished: int = 0
+    rescheduled: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.reassessed or self.reopened or self.reexecuted or self.republished)
+        return bool(self.reassessed or self.reopened or self.reexecuted or self.republished or self.rescheduled)
 
 
 def reconcile(runtime: Runtime) -> Report:
@@ -57,7 +61,10 @@ def reconcile(runtime: Runtime) -> Report:
             continue
         if not runtime.board.is_pending(pid):
             runtime.board.open_review(pid)
+            _restore_approvers(runtime, pid)
             report.reopened.append(pid)
+        if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
+            timers.start_chain(runtime, pid)
         if runtime.ledger.card(pid) is None and not _assess_alive(runtime, pid):
             _reassess(runtime, pid)
             report.reassessed.append(pid)
@@ -67,6 +74,7 @@ def reconcile(runtime: Runtime) -> Report:
             runtime.board.restore_decided(decision)
             enqueue_execute(runtime, pid)
             report.reexecuted.append(pid)
+    report.rescheduled.extend(timers.ensure_jobs(runtime))
     if report:
         log.info("reconcile repaired: %s", report)
     return report
@@ -79,6 +87,14 @@ def _republish_recent(runtime: Runtime) -> int:
     runtime.board.remember()
     log.warning("Redis had lost handoff's state; republished %d recent decisions from the ledger", restored)
     return restored
+
+
+def _restore_approvers(runtime: Runtime, pid: str) -> None:
+    """Approvals of the proposed action toward a quorum, back from the ledger."""
+    proposal = runtime.ledger.proposal(pid)
+    if proposal is not None:
+        fingerprint = action_fingerprint(proposal.action)
+        runtime.board.restore_approvers(pid, fingerprint, runtime.ledger.approvals(pid, fingerprint))
 
 
 def _reassess(runtime: Runtime, pid: str) -> None:

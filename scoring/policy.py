@@ -18,6 +18,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from scoring.models import Strict, describe_validation_error
+from scoring.rotation import Rotation
+from scoring.routing import AgentPolicy, Reviewers, Timeouts, check_references
 
 
 class Level(StrEnum):
@@ -93,6 +95,70 @@ class InputRange(Strict):
     robust_k: float = Field(default=5.0, gt=0)
 
 
+class GraduationPolicy(Strict):
+    """When a category earns (or loses) a level of autonomy; see docs/graduation.md."""
+
+    enabled: bool = True
+    target_override_rate: float = Field(default=0.01, gt=0, lt=0.5)
+    alternative_rate: float | None = Field(default=None, gt=0, lt=0.5)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    min_samples: int = Field(default=200, ge=1)
+    min_days: float = Field(default=14.0, ge=0)
+    review_after_samples: int = Field(default=200, ge=0)
+    reference_days: int = Field(default=30, ge=1)
+    drift_days: int = Field(default=7, ge=1)
+    max_drift: float = Field(default=0.25, gt=0)
+    drift_min_samples: int = Field(default=30, ge=1)
+    demote_window_days: int = Field(default=30, ge=1)
+    auto_apply: bool = False
+
+    @model_validator(mode="after")
+    def _alternative_below_target(self) -> GraduationPolicy:
+        if self.alternative_rate is not None and self.alternative_rate >= self.target_override_rate:
+            raise ValueError(
+                f"alternative_rate is {self.alternative_rate}; expected it below target_override_rate "
+                f"({self.target_override_rate})"
+            )
+        return self
+
+    @property
+    def alternative(self) -> float:
+        """The override rate the sequential test is tuned to detect: `alternative_rate`, or a quarter of the target."""
+        return self.alternative_rate if self.alternative_rate is not None else self.target_override_rate / 4
+
+
+class ExportPolicy(Strict):
+    """What `handoff export` removes from datasets besides the built-in secret patterns."""
+
+    redact_fields: list[str] = Field(default_factory=list)
+
+
+class ArgKind(StrEnum):
+    """How the Edit modal asks for an argument: one line, several lines, a number, a choice, a date, JSON."""
+
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    NUMBER = "number"
+    CHOICE = "choice"
+    DATE = "date"
+    JSON = "json"
+
+
+class ArgSpec(Strict):
+    """How reviewers edit one argument of a category's action (unset `kind`: inferred from the value)."""
+
+    kind: ArgKind | None = None
+    choices: list[str | int | float] = Field(default_factory=list)  # the allowed values; implies kind `choice`
+
+    @model_validator(mode="after")
+    def _choices_fit_kind(self) -> ArgSpec:
+        if self.kind is ArgKind.CHOICE and not self.choices:
+            raise ValueError("kind is choice but no choices are given; list the allowed values under `choices`")
+        if self.choices and self.kind not in (None, ArgKind.CHOICE):
+            raise ValueError(f"choices are given but kind is {self.kind}; drop `kind` or set it to choice")
+        return self
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, the key and the fix."""
 
@@ -105,7 +171,10 @@ class Category(Strict):
     threshold: float = Field(default=0.8, ge=0, le=1)
     required_args: list[str] = Field(default_factory=list)
     channel: str | None = None
-    reviewers: list[str] = Field(default_factory=list)
+    reviewers: Reviewers = Field(default_factory=Reviewers)  # users, usergroups, rotation: see docs/routing.md
+    approvals: int = Field(default=1, ge=1, le=10)  # distinct reviewers who must approve
+    owner_may_approve: bool = True  # False: the owner of the proposing agent (policy `agents`) may not approve
+    timeouts: Timeouts | None = None  # remind, escalate, expire
     never_graduate: bool = False
     impact: Impact = Impact.MEDIUM
     weights: dict[str, float] | None = None
@@ -115,6 +184,10 @@ class Category(Strict):
     checks: list[CheckPath] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     audit_rate: float | None = Field(default=None, ge=0, le=1)
+    irreversible: bool = False  # Approve asks the reviewer to confirm first: the action cannot be undone
+    args: dict[str, ArgSpec] = Field(default_factory=dict)  # how the Edit modal asks for each argument
+    reject_reasons: list[str] | None = None  # canned reasons offered on Reject; None: the top-level list
+    graduation: GraduationPolicy | None = None
 
     @field_validator("weights")
     @classmethod
@@ -144,11 +217,22 @@ class Policy(Strict):
     max_input_items: int = Field(default=50, gt=0)
     input_range: InputRange = Field(default_factory=InputRange)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
+    reject_reasons: list[str] = Field(default_factory=list)  # canned reasons offered on every Reject modal
+    owners: list[str] = Field(default_factory=list)
+    graduation: GraduationPolicy = Field(default_factory=GraduationPolicy)
+    export: ExportPolicy = Field(default_factory=ExportPolicy)
+    rotations: dict[str, Rotation] = Field(default_factory=dict)  # on-call rotations, by name
+    agents: dict[str, AgentPolicy] = Field(default_factory=dict)  # agents by name, with their owners
 
     @field_validator("weights")
     @classmethod
     def _weights_make_sense(cls, value: dict[str, float]) -> dict[str, float]:
         return check_weights(value)
+
+    @model_validator(mode="after")
+    def _routing_references_exist(self) -> Policy:
+        check_references(self)
+        return self
 
     def category(self, name: str) -> Category | None:
         """The category's rules, or None when the policy does not know it."""
@@ -169,6 +253,20 @@ class Policy(Strict):
         category = self.categories.get(name)
         rate = category.audit_rate if category else None
         return self.audit_rate if rate is None else rate
+
+    def reject_reasons_for(self, name: str) -> list[str]:
+        """The canned reasons a category's Reject modal offers: its own list, or the top-level one."""
+        category = self.categories.get(name)
+        own = category.reject_reasons if category else None
+        return self.reject_reasons if own is None else own
+
+    def graduation_for(self, name: str) -> GraduationPolicy:
+        """A category's graduation rules: the top-level `graduation`, with the category's own keys on top."""
+        category = self.categories.get(name)
+        own = category.graduation if category else None
+        if own is None:
+            return self.graduation
+        return self.graduation.model_copy(update={k: getattr(own, k) for k in own.model_fields_set})
 
 
 def parse_policy(text: str, *, source: str = "policy.yaml") -> Policy:

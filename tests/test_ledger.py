@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import Ledger, utcnow
+from bot.migrations import MIGRATIONS
 from scoring.models import Action, Decision, Outcome, Proposal
 
 PROPOSAL = Proposal(category="tag_ticket", action=Action(name="tag", args={"t": 1}), summary="Tag it")
@@ -71,5 +72,5 @@ def test_reopening_a_ledger_keeps_its_schema_and_rows(tmp_path: Path) -> None:
     Ledger(tmp_path / "l.db").record_proposal("p1", PROPOSAL, submitted_at=utcnow())
     again = Ledger(tmp_path / "l.db")
     assert again.proposal("p1") == PROPOSAL
-    assert again.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert again.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
