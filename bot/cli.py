@@ -1,4 +1,5 @@
-"""The `handoff` command: web, worker, demo, submit, score, eval, report, export, policy check.
+"""The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
+policy check.
 
 Bad input exits non-zero with one line on stderr that names what is wrong and what to do.
 """
@@ -15,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bot import offline
+from bot import insights_cli, offline
 from bot.client import Client, ProposalError, parse_proposal
 from bot.redis_server import redis_url_for
 from bot.runtime import QUEUES, Runtime, build_runtime, load_policy
@@ -67,10 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait (default 3600)")
     submit.set_defaults(func=run_submit)
     offline.add_arguments(sub)
-    report = sub.add_parser("report", help="per-category figures from the ledger")
-    report.add_argument("--json", action="store_true")
-    report.set_defaults(func=run_report)
-    sub.add_parser("export", help="the ledger as JSONL on stdout").set_defaults(func=run_export)
+    insights_cli.add_arguments(sub)
     policy = sub.add_parser("policy", help="policy tools")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate a policy file")
@@ -144,26 +142,6 @@ def run_submit(args: argparse.Namespace) -> int:
         print(f"handoff submit: no decision for {pid} within {args.timeout:g}s; it is still pending", file=sys.stderr)
         return EXIT_PENDING
     print(decision.model_dump_json())
-    return 0
-
-
-def run_report(args: argparse.Namespace) -> int:
-    from bot.report import build_report, format_report
-
-    settings = Settings.from_env()
-    from bot.ledger import Ledger
-
-    report = build_report(Ledger(settings.ledger_path))
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from bot.ledger import Ledger
-    from bot.report import export_rows
-
-    for row in export_rows(Ledger(Settings.from_env().ledger_path)):
-        print(json.dumps(row, ensure_ascii=False))
     return 0
 
 

@@ -1,0 +1,82 @@
+"""Review after the fact: a flaggable message per review_after action, flags as overrides, promotion cards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import flags, graduation_cards
+from bot.client import Client
+from bot.graduation_cards import post_promotion_card
+from bot.promotions import effective_level
+from bot.runtime import Runtime
+from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.slack_api import SlackStandIn
+from scoring.policy import Level
+from tests.conftest import wait_until, work
+
+TAG = {
+    "category": "tag_ticket",
+    "action": {"name": "tag", "args": {"ticket_id": "T-1", "tag": "billing"}},
+    "summary": "Tag ticket T-1 as billing",
+}
+
+
+def message_with(slack: SlackStandIn, action_id: str) -> dict[str, Any]:
+    found = [m for m in slack.messages() if action_id in json.dumps(m.get("blocks") or [])]
+    assert found, f"no message has a {action_id} element"
+    return found[-1]
+
+
+def test_review_after_action_gets_one_flaggable_message(runtime: Runtime, slack: SlackStandIn) -> None:
+    """A review_after action runs, then one message with a Flag as wrong button is posted, even on a rerun."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
+    work(runtime)
+    message = message_with(slack, flags.FLAG)
+    assert pid in json.dumps(message["blocks"])
+    proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
+    assert proposal is not None
+    flags.post_review_after(runtime, pid, proposal, assessment)
+    assert len([m for m in slack.messages() if flags.FLAG in json.dumps(m.get("blocks") or [])]) == 1
+    assert slack.rejections == []
+
+
+def test_flag_is_recorded_once_and_a_second_flag_is_told_ephemerally(
+    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer
+) -> None:
+    """The first click records the flag (flagger from the payload) and marks the message; the next changes nothing."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
+    work(runtime)
+    message = message_with(slack, flags.FLAG)
+    assert reviewer.click(message, flags.FLAG, user="U0BOB").status == 200
+    row = wait_until(
+        lambda: runtime.ledger.db.execute("SELECT flagger FROM flags WHERE proposal_id = ?", [pid]).fetchone(),
+        what="the flag to be recorded",
+    )
+    assert row[0] == "U0BOB"
+    wait_until(lambda: "Flagged as wrong" in json.dumps(slack.messages()), what="the message to show the flag")
+    reviewer.click(message, flags.FLAG, user="U0CAROL")
+    note = slack.wait_for(lambda s: s.ephemerals("U0CAROL"), timeout=5)[-1]
+    assert "Already flagged by <@U0BOB>" in note["text"]
+    assert runtime.ledger.db.execute("SELECT COUNT(*) FROM flags").fetchone()[0] == 1
+
+
+def test_promotion_card_applies_only_for_an_owner(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer) -> None:
+    """A non-owner's Apply is refused ephemerally; an owner's applies the promotion to the effective level."""
+    runtime.policy = runtime.policy.model_copy(update={"owners": ["U0OWNER"]})
+    seq = runtime.ledger.record_policy_event(
+        "tag_ticket", kind="promote", levels=("review_after", "autonomous", "review_after"), reason="clean record"
+    )
+    post_promotion_card(runtime.slack, runtime.ledger, runtime.policy, seq)
+    card = message_with(slack, graduation_cards.APPROVE)
+    reviewer.click(card, graduation_cards.APPROVE, user="U0STRANGER")
+    note = slack.wait_for(lambda s: s.ephemerals("U0STRANGER"), timeout=5)[-1]
+    assert "Only the policy's owners" in note["text"]
+    assert effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.REVIEW_AFTER
+    reviewer.click(card, graduation_cards.APPROVE, user="U0OWNER")
+    wait_until(
+        lambda: effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.AUTONOMOUS,
+        what="the promotion to apply",
+    )
+    wait_until(lambda: "Applied" in json.dumps(slack.messages()), what="the card to show the outcome")
+    assert slack.rejections == []

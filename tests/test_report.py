@@ -1,0 +1,122 @@
+"""`handoff report`: per-category figures from SQL aggregates, graduation state, the status line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.ledger import Ledger
+from bot.promotions import effective_level, graduate
+from bot.report import build_report, format_report, status_line
+from scoring.models import Outcome, Route
+from scoring.policy import Level
+from tests.ledger_history import add, policy
+
+LATER = datetime.now(UTC) + timedelta(days=30)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    ledger = Ledger(tmp_path / "ledger.db")
+    for n in range(8):
+        add(ledger, f"e{n}", "customer_email", wait_s=60 * (n + 1))
+    add(ledger, "e-edit", "customer_email", outcome=Outcome.EDIT, edited={"n": 2}, wait_s=600)
+    add(ledger, "e-reject", "customer_email", outcome=Outcome.REJECT, wait_s=1200)
+    add(ledger, "e-timeout", "customer_email", outcome=Outcome.TIMEOUT, wait_s=86400)
+    add(ledger, "e-pending", "customer_email", outcome=None)
+    for n in range(6):
+        add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO, cost=0.01)
+    add(ledger, "a1", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO, audit=True)
+    ledger.record_flag("t0", flagger="U0BOB")
+    return ledger
+
+
+def category(report: dict[str, object], name: str) -> dict[str, object]:
+    return next(c for c in report["categories"] if c["category"] == name)  # type: ignore[attr-defined,index]
+
+
+def test_override_rate_counts_changes_and_flags_not_timeouts(ledger: Ledger) -> None:
+    """Edits, rejections and flags are overrides; timeouts and pending reviews are not labels at all."""
+    report = build_report(ledger, policy(), now=LATER)
+    email, tag = category(report, "customer_email"), category(report, "tag_ticket")
+    assert (email["labelled"], email["overrides"]) == (11, 2)
+    assert email["override_rate"] == pytest.approx(2 / 11, abs=1e-6)
+    assert email["override_upper95"] > email["override_rate"]
+    assert email["decisions"] == {"approve": 8, "auto": 1, "edit": 1, "reject": 1, "timeout": 1}
+    assert (email["pending"], email["escalated"], email["audited"]) == (1, 12, 1)
+    assert (tag["labelled"], tag["overrides"], tag["flags"]) == (6, 1, 1)
+    assert tag["acting_unreviewed"] == 1.0
+    assert tag["cost_usd"] == pytest.approx(0.06)
+
+
+def test_time_to_decision_runs_from_the_card_to_the_decision(ledger: Ledger) -> None:
+    """Median and p90 of the wait for escalated proposals, in seconds."""
+    wait = category(build_report(ledger, policy(), now=LATER), "customer_email")["time_to_decision_s"]
+    assert wait["count"] == 11
+    assert 290 <= wait["median"] <= 370
+    assert 1100 <= wait["p90"] <= 1300
+
+
+def test_status_line_is_computed_from_routes() -> None:
+    """The deployment's sentence names the autonomous, review-after and ask-first shares."""
+    assert status_line(94, 6, 0) == "94% autonomous with review-after on the remaining 6%"
+    assert status_line(50, 0, 50) == "50% autonomous with approval before acting on the remaining 50%"
+    assert status_line(60, 30, 10) == "60% autonomous, review-after on 30%, approval before acting on 10%"
+    assert status_line(0, 0, 0) == "no assessed proposals yet"
+
+
+def test_report_shows_graduation_state_and_effective_level(ledger: Ledger) -> None:
+    """Each category carries its verdict; an applied promotion changes the effective level, not the file's."""
+    rules = policy()
+    report = build_report(ledger, rules, now=LATER)
+    assert category(report, "issue_refund")["graduation"]["state"] == "never_graduate"
+    assert category(report, "customer_email")["graduation"]["recommendation"] == "hold"
+    ledger.record_policy_event(
+        "tag_ticket", kind="promote", levels=("review_after", "autonomous", "review_after"), reason="t", actor="U0OWNER"
+    )
+    assert effective_level(ledger, rules, "tag_ticket") is Level.AUTONOMOUS
+    moved = category(build_report(ledger, rules, now=LATER), "tag_ticket")
+    assert (moved["level"], moved["effective_level"]) == ("review_after", "autonomous")
+    assert "autonomous*" in format_report(build_report(ledger, rules, now=LATER))
+
+
+def test_graduate_demotes_at_once_and_proposes_promotions(tmp_path: Path) -> None:
+    """A flagged-heavy review_after category is demoted; a clean one is proposed, then applied with --apply."""
+    ledger = Ledger(tmp_path / "g.db")
+    for n in range(20):
+        add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
+        if n % 2 == 0:
+            ledger.record_flag(f"t{n}", flagger="U0BOB")
+    for n in range(700):
+        add(ledger, f"e{n}", "customer_email")
+    rules = policy()
+    steps = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER)}
+    assert steps["tag_ticket"].action == "applied"
+    assert effective_level(ledger, rules, "tag_ticket") is Level.ON_UNCERTAINTY
+    assert steps["customer_email"].action == "proposed"
+    assert effective_level(ledger, rules, "customer_email") is Level.ON_UNCERTAINTY
+    again = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER)}
+    assert again["customer_email"].action == "pending"
+    applied = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER, apply=True)}
+    assert applied["customer_email"].action == "applied"
+    assert effective_level(ledger, rules, "customer_email") is Level.REVIEW_AFTER
+    assert ledger.verify_chain()
+
+
+def test_report_command_prints_json(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`handoff report --json` prints the categories, the status line and an intact chain."""
+    monkeypatch.setenv("HANDOFF_DB", str(ledger.path))
+    monkeypatch.delenv("HANDOFF_POLICY", raising=False)
+    assert main(["report", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["chain_ok"] is True
+    assert "autonomous" in data["status"]
+    assert {c["category"] for c in data["categories"]} >= {"customer_email", "tag_ticket"}
+    assert main(["report"]) == 0
+    assert "customer_email" in capsys.readouterr().out
