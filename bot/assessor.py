@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.checks import resolve_checks
-from bot.llm import SoftSignals
 from scoring.models import Assessment, Proposal, Signal
 from scoring.pipeline import LLMUsage, assess, hard_signals, plan_soft, unavailable_signals
 from scoring.policy import Policy
 from scoring.signals import CategoryStats, CustomCheck
+
+if TYPE_CHECKING:  # anthropic is heavy: imported only where a key makes it needed
+    from bot.llm import SoftSignals
 
 NO_KEY = "no ANTHROPIC_API_KEY is set"
 

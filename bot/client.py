@@ -21,9 +21,11 @@ from bot.board import Board
 from bot.jobs import enqueue_assess
 from bot.ledger import utcnow
 from bot.redis_server import connect
+from bot.runtime import EXECUTE_QUEUE, queue_on
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 
+REPORT_DETAIL_MAX = 4000
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -95,6 +97,17 @@ class Client:
     def wait(self, proposal_id: str, timeout: float) -> Decision | None:
         """The decision, or None if none arrives within `timeout` seconds."""
         return self.board.wait(proposal_id, timeout)
+
+    def report_execution(self, proposal_id: str, ok: bool, detail: str = "") -> None:
+        """Tell handoff how running the decided action went: recorded in the ledger, said in the card's thread."""
+        queue_on(self.board.redis, EXECUTE_QUEUE).enqueue(
+            "bot.jobs.report_execution",
+            proposal_id,
+            bool(ok),
+            str(detail)[:REPORT_DETAIL_MAX],
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
 
     def reviewed(
         self, category: str, *, summary: str | Callable[..., str], timeout: float = 3600, **fields: Any

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,34 @@ from bot.sandbox.anthropic_api import AnthropicStandIn
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
-from bot.terminal import render_card
+from bot.terminal import render_card, render_view
 from bot.web import LocalServer, wsgi_app
 from scoring.models import Decision, Proposal
 
-# What the simulated reviewers do with each escalated scenario: (reviewer, outcome, reason).
-REVIEWS: dict[str, tuple[str, str, str]] = {
-    "demo-winback-email": ("U0DANA", "reject", "40% is over the 25% retention limit; offer the 20% alternative"),
-    "demo-crm-status": ("U0LEE", "approve", ""),
-    "demo-legal-reply": ("U0COUNSEL", "approve", ""),
-    "demo-refund": ("U0FINANCE", "approve", ""),
-    "demo-crm-missing": ("U0LEE", "reject", "No record id: find Globex's account first"),
+
+@dataclass(frozen=True)
+class Review:
+    """What a simulated reviewer does with an escalated scenario."""
+
+    user: str
+    outcome: str  # approve, reject, edit, alternative or redirect (back to the agent)
+    text: str = ""  # the reason, or the instruction to the agent
+    edits: dict[str, str] = field(default_factory=dict)  # argument -> value typed into the Edit modal
+    pick: int = 0  # which alternative
+    also: tuple[str, ...] = ()  # further approvers, for categories that need several approvals
+
+
+REVIEWS: dict[str, Review] = {
+    "demo-winback-email": Review("U0DANA", "reject", "40% is over the 25% retention limit; offer the 20% alternative"),
+    "demo-crm-status": Review(
+        "U0LEE", "redirect", "Two Acme deals match (ACME-77, ACME-78): ask the account owner which one closed"
+    ),
+    "demo-legal-reply": Review("U0COUNSEL", "approve", also=("U0COUNSEL2",)),
+    "demo-refund": Review("U0FINANCE", "approve", also=("U0FINANCE2",)),
+    "demo-crm-missing": Review("U0LEE", "edit", edits={"record_id": "GLOBEX-3"}),
+    "demo-delay-email": Review("U0DANA", "alternative", pick=0),
 }
-DEFAULT_REVIEW = ("U0DANA", "approve", "")
+DEFAULT_REVIEW = Review("U0DANA", "approve")
 
 Say = Callable[[str], None]
 
@@ -152,28 +168,83 @@ def _review(
     card = slack.wait_for(lambda s: _card(s, pid), timeout=10)
     for line in render_card(card):
         say("    " + line)
-    user, outcome, reason = _ask(pid, say) if interactive else REVIEWS.get(pid, DEFAULT_REVIEW)
-    if outcome == "approve":
-        say(f"    <@{user}> clicks Approve")
-        reviewer.click(card, blocks.APPROVE, user=user)
+    review = _ask(say) if interactive else REVIEWS.get(pid, DEFAULT_REVIEW)
+    user = review.user
+    if review.outcome == "approve":
+        confirm = " and confirms (this category is irreversible)" if _asks_to_confirm(card) else ""
+        for approver in (user, *review.also):
+            say(f"    <@{approver}> clicks Approve{confirm}")
+            reviewer.click(card, blocks.APPROVE, user=approver)
         return
-    say(f"    <@{user}> clicks Reject and gives a reason: “{reason}”")
-    reviewer.click(card, blocks.REJECT, user=user)
-    opened = slack.wait_for(lambda s: [v for v in s.views() if pid in json.dumps(v["view"])], timeout=10)[-1]
-    reviewer.submit_view(opened, {blocks.REASON_BLOCK: {blocks.REASON_INPUT: reason}}, user=user)
+    button, values = _MODALS[review.outcome]
+    say(f"    <@{user}> clicks {_button_text(card, button)}")
+    reviewer.click(card, button, user=user)
+    opened = slack.wait_for(lambda s: [v for v in s.views() if pid in v["view"]["private_metadata"]], timeout=10)[-1]
+    if review.outcome in ("edit", "alternative"):
+        for line in render_view(opened["view"]):
+            say("    " + line)
+    say(f"    <@{user}> {_doing(review)}")
+    reviewer.submit_view(opened, values(opened["view"], review), user=user)
+    if review.outcome in ("edit", "alternative"):
+        _work(runtime)
+        final = slack.wait_for(lambda s: _decided_card(s, pid), timeout=10)
+        say("    The card, once decided:")
+        for line in render_card(final):
+            say("    " + line)
 
 
-def _ask(pid: str, say: Say) -> tuple[str, str, str]:
+def _asks_to_confirm(card: dict[str, Any]) -> bool:
+    return any(e.get("confirm") for b in card["blocks"] if b["type"] == "actions" for e in b["elements"])
+
+
+def _button_text(card: dict[str, Any], action_id: str) -> str:
+    buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    return next(str(e["text"]["text"]) for e in buttons if e.get("action_id") == action_id)
+
+
+def _doing(review: Review) -> str:
+    if review.outcome == "edit":
+        return "changes " + ", ".join(f"{k} to “{v}”" for k, v in review.edits.items()) + " and approves the edit"
+    if review.outcome == "alternative":
+        return f"picks alternative {review.pick + 1}"
+    if review.outcome == "redirect":
+        return f"sends it back to the agent: “{review.text}”"
+    return f"gives a reason: “{review.text}”"
+
+
+def _edit_values(view: dict[str, Any], review: Review) -> dict[str, dict[str, Any]]:
+    inputs = {b["label"]["text"]: b["block_id"] for b in view["blocks"] if b["type"] == "input"}
+    return {inputs[name]: {blocks.ARG_INPUT: value} for name, value in review.edits.items()}
+
+
+_MODALS: dict[str, tuple[str, Callable[[dict[str, Any], Review], dict[str, dict[str, Any]]]]] = {
+    "reject": (blocks.REJECT, lambda view, r: {blocks.REASON_BLOCK: {blocks.REASON_INPUT: r.text}}),
+    "edit": (blocks.EDIT, _edit_values),
+    "alternative": (blocks.ALTERNATIVE, lambda view, r: {blocks.PICK_BLOCK: {blocks.PICK_INPUT: str(r.pick)}}),
+    "redirect": (blocks.REDIRECT, lambda view, r: {blocks.INSTRUCTION_BLOCK: {blocks.INSTRUCTION_INPUT: r.text}}),
+}
+
+
+def _ask(say: Say) -> Review:
     while True:
-        answer = input(f"    Decide {pid}: [a]pprove or [r]eject? ").strip().lower()
+        answer = input("    Decide: [a]pprove, [r]eject, or [s]end it back to the agent? ").strip().lower()
         if answer in ("a", "approve"):
-            return "U0YOU", "approve", ""
-        if answer in ("r", "reject"):
-            reason = ""
-            while not reason:
-                reason = input("    Reason (sent to the agent): ").strip()
-            return "U0YOU", "reject", reason
-        say("    Please type a or r.")
+            return Review("U0YOU", "approve")
+        if answer in ("r", "reject", "s", "send"):
+            text = ""
+            while not text:
+                text = input("    Reason or instruction (sent to the agent): ").strip()
+            return Review("U0YOU", "reject" if answer.startswith("r") else "redirect", text)
+        say("    Please type a, r or s.")
+
+
+def _decided_card(slack: SlackStandIn, pid: str) -> dict[str, Any]:
+    """The message of `pid`'s card once it is in its final state (empty until then)."""
+    for message in slack.messages():
+        ids = [b.get("block_id", "") for b in message.get("blocks") or []]
+        if f"done:{pid}:2" in ids:
+            return message
+    return {}
 
 
 def _card(slack: SlackStandIn, pid: str) -> dict[str, Any]:

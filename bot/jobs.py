@@ -13,10 +13,12 @@ from typing import Any
 
 import redis
 
-from bot import slack
+from bot import flags, slack, timers
 from bot.assessor import assess_proposal
+from bot.blocks import escape
 from bot.decisions import decide, make_decision
 from bot.history import category_history
+from bot.promotions import effective_policy
 from bot.runtime import SCORE_QUEUE, Runtime, current, queue_on
 from scoring.models import Decision, Outcome, Proposal, Route
 
@@ -47,7 +49,7 @@ def assess(proposal_id: str) -> str:
         assess_proposal(
             proposal,
             proposal_id,
-            policy=runtime.policy,
+            policy=effective_policy(runtime.ledger, runtime.policy, proposal.category),
             now=datetime.now(UTC),
             llm=runtime.llm,
             history=category_history(runtime, proposal.category),
@@ -57,6 +59,7 @@ def assess(proposal_id: str) -> str:
         if assessment.route is Route.ESCALATE:
             runtime.board.open_review(proposal_id)
             slack.post_card(runtime, proposal_id, proposal, assessment)
+            timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
             reviewer = f"policy:{assessment.level}"
             decide(
@@ -87,12 +90,27 @@ def execute(proposal_id: str) -> str:
         log.warning("execute: %s has no recorded proposal or decision", proposal_id)
         return "missing"
     slack.finalize_card(runtime, proposal_id, proposal, decision)
+    flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id))
     if runtime.ledger.execution(proposal_id) is not None:
         return "done"
     status, detail = _run_callback(runtime, proposal, decision)
     runtime.ledger.record_execution(proposal_id, status=status, detail=detail)
     if status != "skipped":
-        slack.reply_in_thread(runtime, proposal_id, f"Execution {status}: {detail[:500]}")
+        slack.reply_in_thread(runtime, proposal_id, f"Execution {status}: {escape(detail[:500])}")
+    return status
+
+
+def report_execution(proposal_id: str, ok: bool, detail: str) -> str:
+    """Record how the agent's own run of a decided action went, and say so in the card's thread (once)."""
+    runtime = current()
+    if runtime.ledger.proposal(proposal_id) is None:
+        log.warning("report_execution: no proposal %s in the ledger", proposal_id)
+        return "missing"
+    if not runtime.redis.set(f"handoff:exec-report:{proposal_id}", "1", nx=True, ex=EXECUTION_CLAIM_TTL):
+        return "duplicate"
+    status = "ok" if ok else "error"
+    runtime.ledger.record_execution(proposal_id, status=status, detail=detail)
+    slack.report_execution(runtime, proposal_id, ok=ok, detail=detail)
     return status
 
 

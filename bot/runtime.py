@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from rq import Queue
@@ -23,10 +24,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.board import Board
 from bot.checks import load_checks
 from bot.ledger import Ledger
-from bot.llm import SoftSignals, build_soft_signals
 from bot.redis_server import connect
 from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
+
+if TYPE_CHECKING:  # anthropic is heavy: imported only when an API key is configured
+    from bot.llm import SoftSignals
 
 SCORE_QUEUE = "score"
 EXECUTE_QUEUE = "execute"
@@ -100,8 +103,17 @@ def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None =
         ledger=Ledger(settings.ledger_path),
         policy=policy or load_policy(settings.policy_path, explicit=explicit),
         slack=slack_client(settings),
-        llm=build_soft_signals(settings),
+        llm=_soft_signals(settings),
     )
+
+
+def _soft_signals(settings: Settings) -> SoftSignals | None:
+    """The Claude client for soft signals, or None without ANTHROPIC_API_KEY (the pipeline then fails closed)."""
+    if not settings.anthropic_api_key.get_secret_value():
+        return None
+    from bot.llm import build_soft_signals
+
+    return build_soft_signals(settings)
 
 
 _active: Runtime | None = None

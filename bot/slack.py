@@ -1,4 +1,4 @@
-"""Talking to Slack's Web API from jobs and listeners: post, update and explain review cards.
+"""Talking to Slack's Web API from jobs and listeners: post, update, move and explain review cards.
 
 The client (see `runtime.slack_client`) already waits out 429s and retries 5xx; an error that
 survives that propagates, so the RQ job fails and is retried instead of dropping a review.
@@ -6,16 +6,33 @@ survives that propagates, so the RQ job fails and is retried instead of dropping
 
 from __future__ import annotations
 
-from bot import blocks
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import cards
+from bot.blocks import channel_link, clip, escape, mention
 from bot.runtime import Runtime
 from scoring.models import Assessment, Decision, Proposal
 
 CARD_CLAIM_TTL = 300
+THREAD_DETAIL_LIMIT = 1500
 
 
 def card_claim_key(pid: str) -> str:
     """Held while one job posts a proposal's card, so a concurrent retry does not post another."""
     return f"handoff:card-claim:{pid}"
+
+
+def card_facts(runtime: Runtime, proposal: Proposal) -> cards.CardFacts:
+    """What the policy says about a proposal's card: irreversible or not, who reviews it, by when."""
+    category = runtime.policy.category(proposal.category)
+    if category is None:
+        return cards.CardFacts()
+    expire: Any = getattr(getattr(category, "timeouts", None), "expire_after", None)
+    deadline = (datetime.now(UTC) + timedelta(seconds=float(expire))).isoformat() if expire else None
+    return cards.CardFacts(
+        irreversible=category.irreversible, reviewers=cards.reviewer_ids(category), deadline=deadline
+    )
 
 
 def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment) -> None:
@@ -29,8 +46,8 @@ def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assess
     try:
         response = runtime.slack.chat_postMessage(
             channel=channel,
-            text=blocks.fallback_text(proposal, pid),
-            blocks=blocks.review_card(pid, proposal, assessment),
+            text=cards.fallback_text(proposal, pid),
+            blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
             unfurl_links=False,
             unfurl_media=False,
         )
@@ -41,7 +58,7 @@ def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assess
 
 
 def finalize_card(runtime: Runtime, pid: str, proposal: Proposal, decision: Decision) -> None:
-    """Turn the card into its final state (outcome, who, when; no buttons)."""
+    """Turn the card into its final state (outcome, who, when, time to decide, changes; no buttons)."""
     card = runtime.ledger.card(pid)
     if card is None:
         return
@@ -49,9 +66,43 @@ def finalize_card(runtime: Runtime, pid: str, proposal: Proposal, decision: Deci
     runtime.slack.chat_update(
         channel=channel,
         ts=ts,
-        text=f"{decision.outcome.value}: {blocks.fallback_text(proposal, pid)}",
-        blocks=blocks.final_card(pid, proposal, decision),
+        text=f"{decision.outcome.value}: {cards.fallback_text(proposal, pid)}",
+        blocks=cards.final_card(pid, proposal, decision, posted_at=_seconds(ts)),
     )
+
+
+def hand_to_channel(runtime: Runtime, pid: str, *, channel: str, by: str) -> None:
+    """Re-post a pending review's card in `channel`; the old card says where it went and loses its buttons."""
+    proposal, assessment, old = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid), runtime.ledger.card(pid)
+    if proposal is None or assessment is None:
+        return
+    response = runtime.slack.chat_postMessage(
+        channel=channel,
+        text=cards.fallback_text(proposal, pid),
+        blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    runtime.ledger.record_card(pid, channel=str(response["channel"]), ts=str(response["ts"]))
+    if old is not None:
+        runtime.slack.chat_update(
+            channel=old[0],
+            ts=old[1],
+            text=f"moved to {channel}: {cards.fallback_text(proposal, pid)}",
+            blocks=cards.handed_card(pid, proposal, by=by, to=channel_link(channel)),
+        )
+
+
+def hand_to_person(runtime: Runtime, pid: str, *, person: str, by: str) -> None:
+    """Ask `person` to take over a pending review, in the card's thread; the card stays as it is."""
+    reply_in_thread(runtime, pid, f"{mention(person)}: {mention(by)} handed this review to you. It is still open.")
+
+
+def report_execution(runtime: Runtime, pid: str, *, ok: bool, detail: str) -> None:
+    """A thread reply under the card saying how running the decided action went (detail escaped)."""
+    said = escape(clip(detail, THREAD_DETAIL_LIMIT)) if detail else ""
+    head = ":white_check_mark: The agent ran the action" if ok else ":x: Running the action failed"
+    reply_in_thread(runtime, pid, f"{head}{': ' + said if said else '.'}")
 
 
 def reply_in_thread(runtime: Runtime, pid: str, text: str) -> None:
@@ -63,9 +114,18 @@ def reply_in_thread(runtime: Runtime, pid: str, text: str) -> None:
 
 def tell_already_decided(runtime: Runtime, *, channel: str, user: str, decision: Decision) -> None:
     """An ephemeral note to a reviewer who clicked after someone else decided."""
-    who = decision.reviewer if decision.reviewer.startswith("policy:") else f"<@{decision.reviewer}>"
     runtime.slack.chat_postEphemeral(
         channel=channel,
         user=user,
-        text=f"Already decided: {decision.outcome.value} by {who} at {decision.decided_at}. Nothing changed.",
+        text=(
+            f"Already decided: {decision.outcome.value} by {mention(decision.reviewer)} at {decision.decided_at}."
+            " Nothing changed."
+        ),
     )
+
+
+def _seconds(ts: str) -> float | None:
+    try:
+        return float(ts)
+    except ValueError:
+        return None

@@ -8,18 +8,34 @@ from typing import Any
 
 WIDTH = 78
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_SPECIAL = re.compile(r"<(?:#|!subteam\^)([A-Z0-9]+)>|<!date\^[^|>]*\|([^>]*)>")
 
 
 def unescape(text: str) -> str:
-    """Undo Slack's escaping and turn user mentions into @ids for a terminal."""
+    """Undo Slack's escaping and show mentions, channels and dates as a terminal can."""
     text = _MENTION.sub(r"@\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u200b", "")
+    text = _SPECIAL.sub(lambda m: f"#{m.group(1)}" if m.group(1) else m.group(2), text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u200b", "")
+    return text.replace("\u02cb", "`")
 
 
 def render_card(message: dict[str, Any]) -> list[str]:
     """A boxed, wrapped text rendering of a message's blocks, with buttons as [Label]."""
-    lines = [f"┌─ Slack card in {message.get('channel', '?')} " + "─" * 20]
-    for block in message.get("blocks") or []:
+    return _boxed(f"Slack card in {message.get('channel', '?')}", message.get("blocks") or [])
+
+
+def render_view(view: dict[str, Any]) -> list[str]:
+    """A modal as terminal text: its title, blocks, inputs with their prefilled values, and submit button."""
+    title = (view.get("title") or {}).get("text", "modal")
+    lines = _boxed(f"Modal “{title}”", view.get("blocks") or [])
+    if view.get("submit"):
+        lines.insert(-1, f"│ [ {view['submit']['text']} ]  [ {(view.get('close') or {}).get('text', 'Cancel')} ]")
+    return lines
+
+
+def _boxed(title: str, blocks: list[dict[str, Any]]) -> list[str]:
+    lines = [f"┌─ {title} " + "─" * 20]
+    for block in blocks:
         lines += ["│ " + line for line in _block_lines(block)]
     lines.append("└" + "─" * 40)
     return lines
@@ -32,12 +48,30 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     if kind == "section":
         return _wrap(block.get("text", {}).get("text", ""))
     if kind == "actions":
-        return [" ".join(f"[ {e.get('text', {}).get('text', e.get('type'))} ]" for e in block["elements"])]
+        return [" ".join(_element(e) for e in block["elements"])]
+    if kind == "input":
+        return _input_lines(block)
     if kind == "context":
         return _wrap("  ".join(e.get("text", "") for e in block.get("elements", [])))
     if kind == "divider":
         return ["─" * 30]
     return [f"({kind} block)"]
+
+
+def _element(element: dict[str, Any]) -> str:
+    text = element.get("text", {}).get("text", element.get("type"))
+    return f"[ {text} (asks to confirm) ]" if element.get("confirm") else f"[ {text} ]"
+
+
+def _input_lines(block: dict[str, Any]) -> list[str]:
+    element = block.get("element", {})
+    label = block.get("label", {}).get("text", "")
+    value = element.get("initial_value") or element.get("initial_date")
+    value = value or (element.get("initial_option") or {}).get("text", {}).get("text")
+    kind = {"static_select": "choose", "datepicker": "date", "number_input": "number"}.get(element.get("type", ""))
+    shown = (str(value) if value else "") or (f"<{kind}>" if kind else "")
+    first, *rest = shown.splitlines() or [""]
+    return [f"{label}{'' if block.get('optional') is False else ' (optional)'}: ▕{first}", *(f"    ▕{r}" for r in rest)]
 
 
 def _wrap(text: str) -> list[str]:

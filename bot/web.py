@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot import listeners
+from bot import flags, listeners
 from bot.metrics import render_metrics
 from bot.runtime import Runtime
 
@@ -52,6 +52,7 @@ def build_app(runtime: Runtime) -> App:
         return BoltResponse(status=500, body="")
 
     listeners.register(app, runtime)
+    flags.register(app, runtime)
     return app
 
 

@@ -134,4 +134,4 @@ def test_worker_killed_during_assess_loses_no_proposal(
     card = slack.wait_for(lambda s: ledger.card(pid) and _card(s, pid), timeout=30)
     assert card is not None
     assert ledger.pending_ids() == [pid]
-    assert client.board.inbox() == []
+    wait_until(lambda: client.board.inbox() == [], timeout=30, what="the new worker to finish assess")

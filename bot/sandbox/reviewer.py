@@ -104,6 +104,20 @@ class Reviewer:
         self.slack.close_view(view["id"], whole_stack=cleared)
         return response
 
+    def open_home(self, *, user: str) -> Response:
+        """Open the app's Home tab, as Slack tells the app with an `app_home_opened` event."""
+        event = payloads.home_opened(self._actor(user), channel="D" + user[1:], event_time=int(time.time()))
+        return self.post(json.dumps(event).encode(), content_type="application/json")
+
+    def command(self, text: str, *, user: str, channel: str, command: str = "/handoff") -> Response:
+        """Type a slash command in `channel`; the app's response_url replies land in `slack.ephemerals()`."""
+        where = {
+            "channel_id": channel,
+            "response_url": self.slack.issue_response_url(channel, "", user),
+            "trigger_id": self.slack.issue_trigger_id(user),
+        }
+        return self.post(urlencode(payloads.slash_command(self._actor(user), command, text, **where)).encode())
+
     def latest_card(self, channel: str | None = None) -> dict[str, Any]:
         """The most recent (non-ephemeral) message with an actions block, in its current revision."""
         messages = self.slack.messages(channel)

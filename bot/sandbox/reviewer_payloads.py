@@ -167,6 +167,44 @@ def view_closed(actor: Actor, view: dict[str, Any], *, cleared: bool) -> dict[st
     return actor.envelope("view_closed") | {"view": view | {"state": {"values": {}}}, "is_cleared": cleared}
 
 
+def home_opened(actor: Actor, *, channel: str, event_time: int) -> dict[str, Any]:
+    """An Events API `event_callback` for `app_home_opened` on the Home tab (sent as JSON)."""
+    return {
+        "token": VERIFICATION,
+        "team_id": actor.team_id,
+        "api_app_id": actor.app_id,
+        "type": "event_callback",
+        "event_id": f"Ev{event_time}{actor.user['id']}",
+        "event_time": event_time,
+        "event": {
+            "type": "app_home_opened",
+            "user": actor.user["id"],
+            "channel": channel,
+            "tab": "home",
+            "event_ts": f"{event_time}.000100",
+        },
+    }
+
+
+def slash_command(actor: Actor, command: str, text: str, **where: str) -> dict[str, str]:
+    """The form fields of a slash command; `where` gives channel_id, response_url and trigger_id."""
+    return {
+        "token": VERIFICATION,
+        "team_id": actor.team_id,
+        "team_domain": "sandbox",
+        "channel_id": where["channel_id"],
+        "channel_name": where["channel_id"].lower(),
+        "user_id": actor.user["id"],
+        "user_name": actor.user["name"],
+        "command": command,
+        "text": text,
+        "api_app_id": actor.app_id,
+        "is_enterprise_install": "false",
+        "response_url": where["response_url"],
+        "trigger_id": where["trigger_id"],
+    }
+
+
 def _elements(blocks: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every interactive element with the block_id of its block (actions, accessories, inputs)."""
     for block in blocks if isinstance(blocks, list) else []:

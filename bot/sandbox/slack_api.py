@@ -133,6 +133,11 @@ class SlackStandIn:
         with self._ws.cond:
             return copy.deepcopy(list(self._ws.views.values()))
 
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The App Home view last published for `user_id` (views.publish), or None."""
+        with self._ws.cond:
+            return copy.deepcopy(self._ws.homes.get(user_id))
+
     def wait_for(self, predicate: Callable[[SlackStandIn], T], timeout: float = 5.0) -> T:
         """Block until `predicate(self)` is truthy and return its value; TimeoutError after `timeout` s.
 

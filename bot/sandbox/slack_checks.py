@@ -76,6 +76,18 @@ def check_view(view: Any) -> list[str]:
     return errors + _view_shell_errors(view)
 
 
+def check_home(view: Any) -> list[str]:
+    """Check an App Home view for views.publish: type `home`, at most 100 blocks, no modal buttons."""
+    if not isinstance(view, dict):
+        return ["must be an object [json-pointer:/view]"]
+    errors = check_blocks(view.get("blocks"), limit=MODAL_BLOCKS, pointer="/view/blocks")
+    errors += list(_limit_errors({k: v for k, v in view.items() if k != "blocks"}, "/view", "modal"))
+    if view.get("type") != "home":
+        errors.append(f"must be 'home', not {view.get('type')!r} [json-pointer:/view/type]")
+    errors += [f"a home view has no {key} [json-pointer:/view/{key}]" for key in ("submit", "close") if key in view]
+    return errors + _view_shell_errors(view)
+
+
 def check_text(text: Any) -> list[str]:
     """Check a message's top-level `text` fallback; longer than 40000 characters is `msg_too_long`."""
     if text is not None and not isinstance(text, str):

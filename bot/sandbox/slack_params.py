@@ -7,7 +7,7 @@ import secrets
 import string
 from typing import Any
 
-from bot.sandbox.slack_checks import MESSAGE_BLOCKS, check_blocks, check_text, check_view
+from bot.sandbox.slack_checks import MESSAGE_BLOCKS, check_blocks, check_home, check_text, check_view
 from bot.sandbox.slack_records import ApiError
 
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -61,6 +61,16 @@ def modal(params: dict[str, Any]) -> dict[str, Any]:
     """The call's `view`, validated like Slack's views.* methods; refusals are `invalid_arguments`."""
     view = required(params, "view")
     errors = check_view(view)
+    if errors:
+        raise ApiError("invalid_arguments", errors)
+    validated: dict[str, Any] = view
+    return {**validated, "blocks": with_block_ids(validated["blocks"])}
+
+
+def home(params: dict[str, Any]) -> dict[str, Any]:
+    """The call's App Home `view`, validated like views.publish; refusals are `invalid_arguments`."""
+    view = required(params, "view")
+    errors = check_home(view)
     if errors:
         raise ApiError("invalid_arguments", errors)
     validated: dict[str, Any] = view

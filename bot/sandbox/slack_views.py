@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.sandbox.slack_params import modal, required
+from bot.sandbox.slack_params import home, modal, required
 from bot.sandbox.slack_records import ApiError
 from bot.sandbox.slack_workspace import Workspace
 
@@ -39,6 +39,28 @@ def views_push(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     top = next((r for r in reversed(ws.views.values()) if r["user"] == trigger.user and not r["closed"]), None)
     _check_depth(ws, top)
     return {"view": _open(ws, view, user=trigger.user, trigger_id=trigger_id, previous=top)["view"]}
+
+
+def views_publish(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    """views.publish: validate an App Home view and make it what `user_id` sees on the Home tab."""
+    user = required(params, "user_id")
+    ws.user_info(user)
+    view = home(params)
+    stored = {
+        "id": f"V{ws.next_serial():08d}",
+        "team_id": ws.team_id,
+        "type": "home",
+        "blocks": view["blocks"],
+        "private_metadata": view.get("private_metadata", ""),
+        "callback_id": view.get("callback_id", ""),
+        "state": {"values": {}},
+        "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+        "external_id": view.get("external_id", ""),
+        "app_id": ws.app_id,
+        "bot_id": ws.bot_id,
+    }
+    ws.homes[user] = stored
+    return {"view": stored}
 
 
 def apply_view_ack(ws: Workspace, view_id: str, ack: Any) -> None:
@@ -174,4 +196,5 @@ VIEW_METHODS: dict[str, Callable[[Workspace, dict[str, Any]], dict[str, Any]]] =
     "views.open": views_open,
     "views.update": views_update,
     "views.push": views_push,
+    "views.publish": views_publish,
 }

@@ -44,6 +44,7 @@ class Workspace:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        self.homes: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, dict[str, str]] = {}
         self.usergroups: dict[str, list[str]] = {}

@@ -1,0 +1,527 @@
+"""Benchmark: the review loop against bare RQ and a no-op Bolt handler, measured in the same run.
+
+(a) proposals per second through `assess` (hard signals only, auto-routed `tag_ticket`; a proposal is
+done when its `execute` job has finished) against no-op RQ jobs, with RQ's forking `Worker` and with
+`SimpleWorker`, each in its own worker process; (b) click-ack latency p50/p99 of `handoff web` under
+concurrent signed clicks against a Bolt app whose only listener acks, both under gunicorn gthread;
+(c) peak memory (VmHWM) of the web and worker processes. Private redis-server, temp SQLite ledgers,
+the Slack stand-in; loopback only. Run: `python bench/bench_loop.py [--n 500] [--clicks 200]`.
+
+handoff's modules are imported inside the functions that use them: the bare-RQ baseline worker
+imports this module for `noop`, and must stay as light as a plain `rq worker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import redis
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from rq.worker import BaseWorker
+
+from bench import _common as common
+from bench._common import Peak, Processes, pop, wait_until
+from bot.redis_server import connect  # imports only redis
+
+if TYPE_CHECKING:
+    from bot.sandbox.reviewer import Response, Reviewer
+    from bot.sandbox.slack_api import SlackStandIn
+
+NOOP_QUEUE = "bench-noop"
+SIGNING_SECRET = "bench-signing-secret-0000"  # the stand-in's, not a secret
+JOB_OPTIONS: dict[str, Any] = {"result_ttl": 3600, "failure_ttl": 7 * 86400}  # what handoff's own jobs use
+CHILD_WAIT = 60.0
+THROUGHPUT_TARGET, P99_TARGET, MEMORY_TARGET_MB = 0.7, 2.0, 150.0
+CLASSES: dict[str, type[BaseWorker]] = {"Worker": Worker, "SimpleWorker": SimpleWorker}
+Row = tuple[str, str, str, str, str]
+
+
+def noop(i: int) -> None:
+    """The baseline RQ job: takes a plain argument, does nothing."""
+
+
+# -- worker processes ---------------------------------------------------------------------------
+
+
+def worker_child(kind: str, class_name: str, run_id: str) -> int:
+    """A worker process that reports ready, waits for the go, bursts, and stays until told to quit.
+
+    `bare`: only RQ and this module loaded, no-op jobs. `loaded`: handoff's worker process (runtime
+    built and activated, as `handoff worker` does) running no-op jobs. `handoff`: that process on
+    handoff's own queues. Staying alive lets the parent read the process's VmHWM.
+    """
+    importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.jobs is
+    url = os.environ["REDIS_URL"]
+    connection = connect(url)
+    queues = [Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)]
+    if kind != "bare":
+        from bot.reconcile import reconcile
+        from bot.runtime import QUEUES, activate, build_runtime
+        from bot.settings import Settings
+
+        runtime = build_runtime(Settings.from_env(), redis_url=url)
+        activate(runtime)
+        reconcile(runtime)
+        connection = runtime.redis
+        if kind == "handoff":
+            queues = [runtime.queue(name) for name in QUEUES]
+    worker = CLASSES[class_name](queues, connection=connection, serializer=JSONSerializer)
+    connection.rpush(f"bench:ready:{run_id}", os.getpid())
+    if pop(connection, f"bench:go:{run_id}", timeout=CHILD_WAIT) is None:
+        return 1
+    ran = worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    horse_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    connection.rpush(f"bench:done:{run_id}", json.dumps({"ran": ran, "horse_mb": horse_mb}))
+    pop(connection, f"bench:quit:{run_id}", timeout=CHILD_WAIT)
+    return 0
+
+
+@dataclass
+class Batch:
+    """Work for one worker run: the child's kind, and how to enqueue it.
+
+    `enqueue` returns the ids of the jobs whose end marks an item done, and of other jobs it causes.
+    """
+
+    kind: str
+    enqueue: Callable[[redis.Redis], tuple[list[str], list[str]]]
+
+
+@dataclass
+class WorkerRun:
+    """One burst: how many finished, seconds from the first enqueue to the last job's end, memory."""
+
+    label: str
+    count: int
+    finished: int
+    seconds: float
+    enqueue_seconds: float
+    memory: list[Peak] = field(default_factory=list)
+    horse_mb: float = 0.0
+    job_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.finished / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_worker(bench: Bench, batch: Batch, class_name: str, *, ledger: Path) -> WorkerRun:
+    """Start a worker process, enqueue the batch, let it burst, and time first enqueue to last end."""
+    client = connect(bench.redis_url)
+    client.flushdb()
+    run_id = f"{batch.kind}-{class_name}-{ledger.stem}"
+    env = {**bench.env, "HANDOFF_DB": str(ledger)}
+    log = bench.workdir / f"worker-{run_id}.log"
+    args = [common.python(), "-m", "bench.bench_loop", "--worker-child", batch.kind, class_name, run_id]
+    proc = bench.processes.start(args, env=env, log=log)
+    try:
+        common.await_key(client, f"bench:ready:{run_id}", proc, log, timeout=CHILD_WAIT)
+        started = time.time()
+        job_ids, other_ids = batch.enqueue(client)
+        enqueued = time.time()
+        client.rpush(f"bench:go:{run_id}", 1)
+        report = json.loads(common.await_key(client, f"bench:done:{run_id}", proc, log, timeout=bench.work_timeout))
+        memory = common.peaks(proc.pid)
+        client.rpush(f"bench:quit:{run_id}", 1)
+        proc.wait(timeout=10)
+    finally:
+        bench.processes.stop(proc)
+    jobs = [j for j in Job.fetch_many(job_ids, connection=client, serializer=JSONSerializer) if j is not None]
+    ends = [j.ended_at.timestamp() for j in jobs if j.get_status(refresh=False) == JobStatus.FINISHED and j.ended_at]
+    seconds = (max(ends) - started) if ends else 0.0
+    run = WorkerRun(run_id, len(job_ids), len(ends), seconds, enqueued - started, memory, report["horse_mb"])
+    run.job_ms = common.job_run_ms(client, job_ids + other_ids)
+    return run
+
+
+# -- (a) throughput -----------------------------------------------------------------------------
+
+
+def noop_batch(kind: str, n: int) -> Batch:
+    """`n` no-op jobs on their own queue, enqueued with the options handoff's jobs use."""
+
+    def enqueue(client: redis.Redis) -> tuple[list[str], list[str]]:
+        queue = Queue(NOOP_QUEUE, connection=client, serializer=JSONSerializer)
+        ids = [f"noop-{i}" for i in range(n)]
+        for i, job_id in enumerate(ids):
+            queue.enqueue("bench.bench_loop.noop", i, job_id=job_id, **JOB_OPTIONS)
+        return ids, []
+
+    return Batch(kind, enqueue)
+
+
+def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], *, timed: str) -> Batch:
+    """`n` proposals submitted as an agent does; the `timed` job ("execute" or "assess") marks each done."""
+    from bot.client import Client
+    from bot.decisions import execute_job_id
+    from bot.jobs import assess_job_id
+
+    def enqueue(client: redis.Redis) -> tuple[list[str], list[str]]:
+        agent = Client(client, policy=bench.policy)
+        pids = [agent.submit(make(i)) for i in range(n)]
+        assess_ids, execute_ids = [assess_job_id(p) for p in pids], [execute_job_id(p) for p in pids]
+        return (execute_ids, assess_ids) if timed == "execute" else (assess_ids, [])
+
+    return Batch("handoff", enqueue)
+
+
+def tag_proposal(i: int) -> dict[str, Any]:
+    """A `review_after` proposal with no hard signal: policy decides it, which enqueues `execute`."""
+    return {
+        "id": f"tag-{i}",
+        "category": "tag_ticket",
+        "action": {"name": "tag", "args": {"ticket_id": f"T-{i}", "tag": "billing"}},
+        "summary": f"Tag ticket T-{i} as billing",
+        "input": {"request": f"Ticket T-{i}: I was charged twice this month."},
+        "rationale": ["The customer mentions a double charge"],
+    }
+
+
+def email_proposal(i: int) -> dict[str, Any]:
+    """An on_uncertainty email: without soft signals nothing is confident, so it escalates to a card."""
+    return {
+        "id": f"email-{i}",
+        "category": "customer_email",
+        "action": {"name": "send_email", "args": {"to": f"c{i}@example.com", "subject": "Hi", "body": "40% off"}},
+        "summary": f"Send customer {i} a 40% discount to win them back",
+        "input": {"request": "Customer churned last week; try to win them back."},
+        "rationale": ["Churned accounts respond to discounts"],
+        "state": {"ticket": i},
+    }
+
+
+@dataclass
+class Throughput:
+    """One worker class: bare no-op jobs, no-op jobs in handoff's worker process, proposals."""
+
+    bare: WorkerRun
+    loaded: WorkerRun
+    handoff: WorkerRun
+
+    @property
+    def ratio(self) -> float:
+        return self.handoff.rate / self.bare.rate if self.bare.rate else 0.0
+
+
+def measure_throughput(bench: Bench) -> dict[str, Throughput]:
+    """For each worker class, the three runs on a flushed Redis; handoff's on a fresh ledger."""
+    results = {}
+    for class_name in CLASSES:
+        spare = bench.workdir / f"noop-{class_name}.db"
+        bare = run_worker(bench, noop_batch("bare", bench.n), class_name, ledger=spare)
+        loaded = run_worker(bench, noop_batch("loaded", bench.n), class_name, ledger=spare)
+        ledger = bench.workdir / f"assess-{class_name}.db"
+        batch = proposal_batch(bench, bench.n, tag_proposal, timed="execute")
+        result = Throughput(bare, loaded, run_worker(bench, batch, class_name, ledger=ledger))
+        _check_ledger(ledger, bench.n)
+        results[class_name] = result
+        print(
+            f"(a) {class_name:<12} bare no-op {bare.rate:6.1f} jobs/s | no-op in handoff's process"
+            f" {loaded.rate:6.1f} jobs/s | handoff {result.handoff.rate:6.1f} proposals/s"
+            f" ({result.handoff.finished}/{bench.n} in {result.handoff.seconds:.2f}s, of which submitting"
+            f" {result.handoff.enqueue_seconds:.2f}s) | ratio {result.ratio:.2f}",
+            flush=True,
+        )
+        spans = {**bare.job_ms, **result.handoff.job_ms}
+        print(f"    median job run time (ms): {', '.join(f'{k} {v:.2f}' for k, v in spans.items())}", flush=True)
+    return results
+
+
+def _check_ledger(path: Path, n: int) -> None:
+    from bot.ledger import Ledger
+
+    ledger = Ledger(path)
+    counts, outcomes = ledger.counts(), ledger.outcome_counts()
+    if counts["executions"] != n or outcomes.get("auto") != n:
+        print(f"    warning: ledger {path.name} has {counts} and outcomes {outcomes}; expected {n} auto", flush=True)
+
+
+# -- (b) click-ack latency ----------------------------------------------------------------------
+
+
+def baseline_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """The click baseline for gunicorn: a Bolt app configured like handoff's whose only listener acks."""
+    from slack_bolt import Ack, App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    from bot import blocks
+
+    app = App(
+        client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.action(blocks.APPROVE)
+    def approve(ack: Ack) -> None:
+        ack()
+
+    slack_handler = SlackRequestHandler(app)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/slack/events" and environ.get("REQUEST_METHOD") == "POST":
+            return slack_handler(environ, start_response)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return [b"ok\n"]
+
+    return application
+
+
+@dataclass
+class Clicks:
+    """Ack round trips (seconds) for handoff and the baseline, and their processes' peak memory."""
+
+    handoff: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    failed: dict[str, int] = field(default_factory=lambda: {"handoff": 0, "baseline": 0})
+    decided: int = 0
+    web_memory: list[Peak] = field(default_factory=list)
+    baseline_memory: list[Peak] = field(default_factory=list)
+    prep: WorkerRun | None = None
+
+
+def measure_clicks(bench: Bench) -> Clicks:
+    """Escalate enough proposals, serve both apps under gunicorn, then fire rounds of concurrent clicks.
+
+    Round 0 warms both apps up (imports, Bolt's first auth.test) and is not counted; the order of the
+    two apps alternates per round, and handoff's post-ack work settles before the baseline's turn.
+    """
+    from bot.ledger import Ledger
+    from bot.sandbox.reviewer import Reviewer
+
+    result, width = Clicks(), bench.concurrency
+    rounds = max(1, bench.clicks // width)
+    ledger = bench.workdir / "web.db"
+    batch = proposal_batch(bench, (rounds + 1) * width, email_proposal, timed="assess")
+    result.prep = run_worker(bench, batch, "SimpleWorker", ledger=ledger)
+    cards = [m for m in bench.standin.messages() if _has_approve(m)]
+    if len(cards) < (rounds + 1) * width:
+        raise RuntimeError(f"only {len(cards)} cards posted for {(rounds + 1) * width} escalations")
+    apps = {
+        "handoff": Reviewer(_serve_handoff(bench, ledger), SIGNING_SECRET, bench.standin),
+        "baseline": Reviewer(_serve_baseline(bench), SIGNING_SECRET, bench.standin),
+    }
+    bodies = _click_bodies(apps["handoff"], cards, width)
+    client = connect(bench.redis_url)
+    with ThreadPoolExecutor(width, thread_name_prefix="click") as pool:
+        for r in range(rounds + 1):
+            batch_bodies = bodies[r * width : (r + 1) * width]
+            for name in ("handoff", "baseline") if r % 2 == 0 else ("baseline", "handoff"):
+                responses = _fire(pool, apps[name], batch_bodies)
+                if name == "handoff":
+                    _settle(client, (r + 1) * width)
+                if r > 0:
+                    getattr(result, name).extend(resp.elapsed for resp in responses)
+                    result.failed[name] += sum(resp.status != 200 for resp in responses)
+    result.decided = Ledger(ledger).outcome_counts().get("approve", 0)
+    result.web_memory, result.baseline_memory = common.peaks(bench.web_pid), common.peaks(bench.baseline_pid)
+    return result
+
+
+def _serve_handoff(bench: Bench, ledger: Path) -> str:
+    """`handoff web` as production runs it (gunicorn gthread), on a free port."""
+    port, log = common.free_port(), bench.workdir / "web.log"
+    env = {**bench.env, "HANDOFF_DB": str(ledger), "PORT": str(port)}
+    proc = bench.processes.start([common.python(), "-m", "bot.cli", "web"], env=env, log=log)
+    bench.web_pid = proc.pid
+    return common.wait_healthy(f"http://127.0.0.1:{port}", proc, log) + "/slack/events"
+
+
+def _serve_baseline(bench: Bench) -> str:
+    """`baseline_app` under gunicorn with the settings `bot.web` uses (1 gthread worker, same threads)."""
+    import inspect
+
+    from bot.web import serve
+
+    threads = inspect.signature(serve).parameters["threads"].default
+    port, log = common.free_port(), bench.workdir / "baseline.log"
+    args = [common.python(), "-m", "gunicorn", "--worker-class", "gthread", "--threads", str(threads), "--workers", "1"]
+    args += ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning"]
+    proc = bench.processes.start([*args, "bench.bench_loop:baseline_app()"], env=bench.env, log=log)
+    bench.baseline_pid = proc.pid
+    return common.wait_healthy(f"http://127.0.0.1:{port}", proc, log) + "/slack/events"
+
+
+def _has_approve(message: dict[str, Any]) -> bool:
+    """Whether a posted message is a review card with an Approve button (not, say, a review_after notice)."""
+    from bot import blocks
+
+    elements = [e for b in message.get("blocks", []) if b.get("type") == "actions" for e in b.get("elements", [])]
+    return any(e.get("action_id") == blocks.APPROVE for e in elements)
+
+
+def _click_bodies(reviewer: Reviewer, cards: list[dict[str, Any]], width: int) -> list[bytes]:
+    """Approve clicks on distinct cards, from `width` different reviewers."""
+    from bot import blocks
+
+    return [
+        reviewer.click_payload(card, blocks.APPROVE, user=f"U0REVIEWER{i % width:02d}") for i, card in enumerate(cards)
+    ]
+
+
+def _fire(pool: ThreadPoolExecutor, reviewer: Reviewer, bodies: list[bytes]) -> list[Response]:
+    """POST `bodies` at once (each signed as Slack does, then a barrier) and return the responses."""
+    barrier = threading.Barrier(len(bodies))
+
+    def one(body: bytes) -> Response:
+        barrier.wait(timeout=10)
+        return reviewer.post(body)
+
+    return list(pool.map(one, bodies, timeout=30))
+
+
+def _settle(client: redis.Redis, decided: int) -> None:
+    """Wait until handoff's listeners finished their post-ack work (each decision enqueues execute)."""
+    queue = Queue("execute", connection=client, serializer=JSONSerializer)
+    wait_until(lambda: queue.count >= decided, timeout=30, what=f"{decided} decisions to enqueue execute jobs")
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """One run's shared parts: processes, Redis, the Slack stand-in, the children's environment."""
+
+    processes: Processes
+    standin: SlackStandIn
+    workdir: Path
+    redis_url: str
+    args: argparse.Namespace
+    env: dict[str, str] = field(default_factory=dict)
+    web_pid: int = 0
+    baseline_pid: int = 0
+
+    def __post_init__(self) -> None:
+        from bot.runtime import load_policy
+
+        self.policy = load_policy(common.REPO / "policy.yaml")
+        self.n, self.clicks, self.concurrency = self.args.n, self.args.clicks, self.args.concurrency
+        self.work_timeout = max(60.0, self.n / 5)
+        keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV") if k in os.environ}
+        self.env = {
+            **keep,
+            "PYTHONPATH": str(common.REPO),
+            "REDIS_URL": self.redis_url,
+            "SLACK_API_URL": self.standin.url,
+            "SLACK_BOT_TOKEN": self.standin.token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "HANDOFF_POLICY": str(common.REPO / "policy.yaml"),
+            "HANDOFF_DATA_DIR": str(self.workdir / "data"),
+            "HANDOFF_LOG_LEVEL": "WARNING",
+        }  # no ANTHROPIC_API_KEY: hard signals only
+
+
+def table(throughput: dict[str, Throughput], clicks: Clicks) -> list[str]:
+    """The closing table: every figure, its baseline, the ratio and the target."""
+    rows: list[Row] = [("figure", "handoff", "baseline", "ratio", "target")]
+    for name, t in throughput.items():
+        target = f">= {THROUGHPUT_TARGET} {_verdict(t.ratio >= THROUGHPUT_TARGET)}"
+        rows.append(_row(f"throughput, {name} (prop/s vs bare no-op jobs/s)", t.handoff.rate, t.bare.rate, target))
+        rows.append(_row("  no-op jobs/s in handoff's worker process", t.loaded.rate, t.bare.rate))
+        rows.append(_row("  handoff RQ jobs/s (assess + execute)", 2 * t.handoff.rate, t.bare.rate))
+    for p in (50, 99):
+        mine, theirs = common.percentile(clicks.handoff, p) * 1000, common.percentile(clicks.baseline, p) * 1000
+        target = f"<= {P99_TARGET:g}x {_verdict(mine <= P99_TARGET * theirs)}" if p == 99 else "info"
+        rows.append(_row(f"click ack p{p} (ms, vs ack-only Bolt)", mine, theirs, target))
+    rows += _memory_rows("web (gunicorn)", clicks.web_memory, clicks.baseline_memory, ("master", "worker"))
+    for name, t in throughput.items():
+        rows += _memory_rows(f"worker {name}", t.handoff.memory, t.bare.memory, ("main",))
+        if t.handoff.horse_mb:
+            rows.append(_mem_row(f"peak MB worker {name} largest horse", t.handoff.horse_mb, t.bare.horse_mb))
+    if clicks.prep is not None:
+        rows += _memory_rows("worker SimpleWorker posting cards", clicks.prep.memory, [], ("main",))
+    return common.render_table(rows)
+
+
+def _row(label: str, mine: float, theirs: float, target: str = "info") -> Row:
+    return (label, f"{mine:.1f}", f"{theirs:.1f}" if theirs else "-", _ratio(mine, theirs), target)
+
+
+def _memory_rows(what: str, mine: list[Peak], theirs: list[Peak], roles: tuple[str, ...]) -> list[Row]:
+    rows = []
+    for i, peak in enumerate(mine):
+        role = roles[i] if i < len(roles) else f"child {peak.pid}"
+        rows.append(_mem_row(f"peak MB {what} {role}", peak.mb, theirs[i].mb if i < len(theirs) else 0.0))
+    if len(mine) > 1:
+        total, their_total = sum(p.mb for p in mine), sum(p.mb for p in theirs)
+        rows.append(_row(f"peak MB {what}, sum of tree", total, their_total))
+    return rows
+
+
+def _mem_row(label: str, mb: float, other: float) -> Row:
+    return _row(label, mb, other, f"< {MEMORY_TARGET_MB:g} {_verdict(mb < MEMORY_TARGET_MB)}")
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.sandbox.slack_api import SlackStandIn
+
+    started = time.monotonic()
+    with (
+        common.time_limit(args.time_limit),
+        Processes() as processes,
+        SlackStandIn(token="xoxb-bench-token") as standin,
+        tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp,
+    ):
+        workdir = Path(tmp)
+        bench = Bench(processes, standin, workdir, common.start_redis(processes, workdir), args)
+        print(common.machine_info(), flush=True)
+        print(f"(a) {args.n} proposals per run; a proposal is done when its execute job has finished", flush=True)
+        throughput = measure_throughput(bench)
+        clicks = measure_clicks(bench)
+        print(
+            f"(b) {len(clicks.handoff)} clicks per app, {args.concurrency} at a time, after a warm-up round;"
+            f" approvals recorded {clicks.decided}; non-200 answers {clicks.failed}",
+            flush=True,
+        )
+        print()
+        print("\n".join(table(throughput, clicks)))
+    print(f"\n(ran in {time.monotonic() - started:.0f}s; ratios, not absolute times, are the figures)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500, help="proposals (and no-op jobs) per throughput run")
+    parser.add_argument("--clicks", type=int, default=200, help="measured clicks per app (plus a warm-up round)")
+    parser.add_argument("--concurrency", type=int, default=20, help="clicks in flight at once")
+    parser.add_argument("--time-limit", type=float, default=170, help="abort (and clean up) after this many seconds")
+    parser.add_argument("--worker-child", nargs=3, metavar=("KIND", "CLASS", "RUN"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_child:
+        return worker_child(*args.worker_child)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
