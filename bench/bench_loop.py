@@ -1,7 +1,9 @@
 """Benchmark: the review loop against bare RQ and a no-op Bolt handler, measured in the same run.
 
-(a) proposals per second through `assess` (hard signals only, auto-routed `tag_ticket`; a proposal is
-done when its `execute` job has finished) against no-op RQ jobs, with RQ's forking `Worker` and with
+(a) proposals per second through `assess` (hard signals only; `tag_ticket` is made autonomous with no
+audit sampling in the bench's copy of the policy, so policy decides each and phase two runs inline in
+the same job; a proposal is done when its `assess` job has finished) against no-op RQ jobs, with RQ's
+forking `Worker` and with
 `SimpleWorker`, each in its own worker process; (b) click-ack latency p50/p99 of `handoff web` under
 concurrent signed clicks against a Bolt app whose only listener acks, both under gunicorn gthread;
 (c) peak memory (VmHWM) of the web and worker processes. Private redis-server, temp SQLite ledgers,
@@ -184,7 +186,7 @@ def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], 
 
 
 def tag_proposal(i: int) -> dict[str, Any]:
-    """A `review_after` proposal with no hard signal: policy decides it, which enqueues `execute`."""
+    """An autonomous proposal with no hard signal: policy decides it and phase two runs inline."""
     return {
         "id": f"tag-{i}",
         "category": "tag_ticket",
@@ -229,7 +231,7 @@ def measure_throughput(bench: Bench) -> dict[str, Throughput]:
         bare = run_worker(bench, noop_batch("bare", bench.n), class_name, ledger=spare)
         loaded = run_worker(bench, noop_batch("loaded", bench.n), class_name, ledger=spare)
         ledger = bench.workdir / f"assess-{class_name}.db"
-        batch = proposal_batch(bench, bench.n, tag_proposal, timed="execute")
+        batch = proposal_batch(bench, bench.n, tag_proposal, timed="assess")
         result = Throughput(bare, loaded, run_worker(bench, batch, class_name, ledger=ledger))
         _check_ledger(ledger, bench.n)
         results[class_name] = result
@@ -416,7 +418,13 @@ class Bench:
     def __post_init__(self) -> None:
         from bot.runtime import load_policy
 
-        self.policy = load_policy(common.REPO / "policy.yaml")
+        policy_file = self.workdir / "bench-policy.yaml"
+        text = (common.REPO / "policy.yaml").read_text()
+        marker = "  tag_ticket:\n    description: Put a label on a support ticket.\n    level: review_after\n"
+        assert marker in text, "policy.yaml's tag_ticket changed: update the bench's copy"
+        autonomous = marker.replace("level: review_after\n", "level: autonomous\n    audit_rate: 0\n")
+        policy_file.write_text(text.replace(marker, autonomous))
+        self.policy = load_policy(policy_file)
         self.n, self.clicks, self.concurrency = self.args.n, self.args.clicks, self.args.concurrency
         self.work_timeout = max(60.0, self.n / 5)
         keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV") if k in os.environ}
@@ -427,7 +435,7 @@ class Bench:
             "SLACK_API_URL": self.standin.url,
             "SLACK_BOT_TOKEN": self.standin.token,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "HANDOFF_POLICY": str(common.REPO / "policy.yaml"),
+            "HANDOFF_POLICY": str(policy_file),
             "HANDOFF_DATA_DIR": str(self.workdir / "data"),
             "HANDOFF_LOG_LEVEL": "WARNING",
         }  # no ANTHROPIC_API_KEY: hard signals only
@@ -440,7 +448,6 @@ def table(throughput: dict[str, Throughput], clicks: Clicks) -> list[str]:
         target = f">= {THROUGHPUT_TARGET} {_verdict(t.ratio >= THROUGHPUT_TARGET)}"
         rows.append(_row(f"throughput, {name} (prop/s vs bare no-op jobs/s)", t.handoff.rate, t.bare.rate, target))
         rows.append(_row("  no-op jobs/s in handoff's worker process", t.loaded.rate, t.bare.rate))
-        rows.append(_row("  handoff RQ jobs/s (assess + execute)", 2 * t.handoff.rate, t.bare.rate))
     for p in (50, 99):
         mine, theirs = common.percentile(clicks.handoff, p) * 1000, common.percentile(clicks.baseline, p) * 1000
         target = f"<= {P99_TARGET:g}x {_verdict(mine <= P99_TARGET * theirs)}" if p == 99 else "info"
@@ -495,7 +502,10 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         bench = Bench(processes, standin, workdir, common.start_redis(processes, workdir), args)
         print(common.machine_info(), flush=True)
-        print(f"(a) {args.n} proposals per run; a proposal is done when its execute job has finished", flush=True)
+        print(
+            f"(a) {args.n} proposals per run; a proposal is done when its assess job (phase two inline) has finished",
+            flush=True,
+        )
         throughput = measure_throughput(bench)
         clicks = measure_clicks(bench)
         print(

@@ -66,11 +66,12 @@ def make_decision(
     )
 
 
-def decide(runtime: Runtime, decision: Decision) -> DecideResult:
+def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> DecideResult:
     """Decide a pending proposal exactly once; a losing caller gets the decision that stands.
 
     A person's approval in a category needing several counts toward its quorum and decides only
-    when it completes it; a rejection (or a timer, or policy) decides at once.
+    when it completes it; a rejection (or a timer, or policy) decides at once. The winner enqueues
+    phase two unless `enqueue` is False (a worker that runs it inline; reconcile covers a crash).
     """
     refusal = _refusal(runtime, decision)
     if refusal:
@@ -91,7 +92,8 @@ def decide(runtime: Runtime, decision: Decision) -> DecideResult:
         _enqueue_progress(runtime, pid, len(approvers))
         return DecideResult(False, decision, Verdict.PROGRESS, approvers=approvers, needed=needed)
     stored = runtime.ledger.record_decision(decision)
-    enqueue_execute(runtime, pid)
+    if enqueue:
+        enqueue_execute(runtime, pid)
     won = stored == decision
     return DecideResult(won=won, decision=stored, verdict=Verdict.WON if won else Verdict.LOST)
 

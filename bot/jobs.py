@@ -16,7 +16,7 @@ import redis
 from bot import flags, slack, timers
 from bot.assessor import assess_proposal
 from bot.blocks import escape
-from bot.decisions import decide, make_decision
+from bot.decisions import decide, enqueue_execute, make_decision
 from bot.history import category_history
 from bot.promotions import effective_policy
 from bot.runtime import SCORE_QUEUE, Runtime, current, queue_on
@@ -61,12 +61,22 @@ def assess(proposal_id: str) -> str:
             slack.post_card(runtime, proposal_id, proposal, assessment)
             timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
-            reviewer = f"policy:{assessment.level}"
-            decide(
-                runtime, make_decision(runtime, proposal_id, Outcome.AUTO, reviewer=reviewer, action=proposal.action)
-            )
+            _decide_by_policy(runtime, proposal_id, proposal, f"policy:{assessment.level}")
     runtime.board.done_with_inbox(proposal_id)
     return assessment.route.value
+
+
+def _decide_by_policy(runtime: Runtime, proposal_id: str, proposal: Proposal, reviewer: str) -> None:
+    """Decide through the shared path, then run phase two in this job instead of queueing a second one."""
+    runtime.board.open_review(proposal_id)
+    decision = make_decision(runtime, proposal_id, Outcome.AUTO, reviewer=reviewer, action=proposal.action)
+    if not decide(runtime, decision, enqueue=False).won:
+        return
+    try:
+        execute(proposal_id)
+    except Exception:  # Slack down, say: phase two gets its own retried job instead
+        log.exception("phase two of %s failed inline; queueing it", proposal_id)
+        enqueue_execute(runtime, proposal_id)
 
 
 def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -23,6 +24,7 @@ from bot.metrics import render_metrics
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+LISTENER_THREADS = 32
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -43,6 +45,8 @@ def build_app(runtime: Runtime) -> App:
         token_verification_enabled=False,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
+        # Bolt's default pool of 5 threads makes concurrent clicks queue for their ack.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="handoff-listener"),
     )
 
     @app.error
