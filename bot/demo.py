@@ -59,6 +59,12 @@ REVIEWS: dict[str, Review] = {
 }
 DEFAULT_REVIEW = Review("U0DANA", "approve")
 
+# The Slack user groups the example policy names, as the demo's workspace has them.
+DEMO_USERGROUPS = {
+    "S0FINANCE": ["U0FINANCE", "U0FINANCE2"],
+    "S0LEGAL": ["U0COUNSEL", "U0COUNSEL2"],
+}
+
 Say = Callable[[str], None]
 
 
@@ -79,6 +85,8 @@ def run_demo(*, interactive: bool = False, say: Say = print) -> int:
         stack.callback(redis.stop)
         url = redis.join_or_start()
         slack = stack.enter_context(SlackStandIn())
+        for group, members in DEMO_USERGROUPS.items():
+            slack.set_usergroup(group, members)
         claude = stack.enter_context(AnthropicStandIn())
         secret = secrets.token_hex(16)
         settings = _settings(workdir, url=url, slack=slack, claude=claude, secret=secret)
