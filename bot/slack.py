@@ -42,18 +42,22 @@ def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assess
     claim = card_claim_key(pid)
     if not runtime.redis.set(claim, "1", nx=True, ex=CARD_CLAIM_TTL):
         return
-    channel = runtime.policy.channel_for(proposal.category)
     try:
-        response = runtime.slack.chat_postMessage(
-            channel=channel,
-            text=cards.fallback_text(proposal, pid),
-            blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        _post_review_card(runtime, pid, proposal, assessment, channel=runtime.policy.channel_for(proposal.category))
     except BaseException:
         runtime.redis.delete(claim)
         raise
+
+
+def _post_review_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment, *, channel: str) -> None:
+    """Post the proposal's review card in `channel` and make it the card the ledger points at."""
+    response = runtime.slack.chat_postMessage(
+        channel=channel,
+        text=cards.fallback_text(proposal, pid),
+        blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
+        unfurl_links=False,
+        unfurl_media=False,
+    )
     runtime.ledger.record_card(pid, channel=str(response["channel"]), ts=str(response["ts"]))
 
 
@@ -76,14 +80,7 @@ def hand_to_channel(runtime: Runtime, pid: str, *, channel: str, by: str) -> Non
     proposal, assessment, old = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid), runtime.ledger.card(pid)
     if proposal is None or assessment is None:
         return
-    response = runtime.slack.chat_postMessage(
-        channel=channel,
-        text=cards.fallback_text(proposal, pid),
-        blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
-        unfurl_links=False,
-        unfurl_media=False,
-    )
-    runtime.ledger.record_card(pid, channel=str(response["channel"]), ts=str(response["ts"]))
+    _post_review_card(runtime, pid, proposal, assessment, channel=channel)
     if old is not None:
         runtime.slack.chat_update(
             channel=old[0],
