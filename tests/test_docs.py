@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,10 @@ import yaml
 from pydantic import BaseModel
 
 from bot.cli import build_parser
-from scoring.policy import Category, Policy
+from bot.client import parse_proposal
+from bot.runtime import load_policy
+from scoring.models import Assessment, Decision
+from scoring.policy import Category, Policy, parse_policy
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -154,3 +158,29 @@ def test_packaged_policy_is_the_example_policy() -> None:
     """The policy used when no policy.yaml is found is the repository's example, as docs/policy.md says."""
     packaged = REPO / "bot" / "data" / "default_policy.yaml"
     assert packaged.read_text(encoding="utf-8") == (REPO / "policy.yaml").read_text(encoding="utf-8")
+
+
+def test_policy_doc_example_is_a_valid_policy() -> None:
+    """The example policy in docs/policy.md passes the same validation as `handoff policy check`."""
+    doc = POLICY_DOC.read_text(encoding="utf-8")
+    examples = [block for block in code_blocks(doc) if block.lstrip().startswith("channel:")]
+    assert examples, "docs/policy.md has no example policy (a code block starting with `channel:`)"
+    for example in examples:
+        parse_policy(example, source="docs/policy.md example")
+
+
+def test_readme_json_examples_are_valid() -> None:
+    """The proposal, decision and assessment examples in the README validate against the models."""
+    blocks = [json.loads(block) for block in code_blocks(README.read_text(encoding="utf-8")) if block.startswith("{")]
+    policy = load_policy(REPO / "policy.yaml")
+    proposals = [b for b in blocks if "summary" in b]
+    decisions = [b for b in blocks if "outcome" in b]
+    assessments = [b for b in blocks if "signals" in b]
+    for kind, found in (("proposal", proposals), ("decision", decisions), ("assessment", assessments)):
+        assert found, f"README has no {kind} example"
+    for proposal in proposals:
+        parse_proposal(proposal, policy=policy)
+    for decision in decisions:
+        Decision.model_validate(decision)
+    for assessment in assessments:
+        Assessment.model_validate(assessment)
