@@ -19,6 +19,7 @@ from scoring.models import Decision
 PREFIX = "handoff:"
 INBOX = PREFIX + "inbox"
 MARKER = PREFIX + "state-marker"
+DECIDED_TTL = 7 * 86400  # as long as reconcile republishes decisions after Redis loses them
 STREAM_BLOCK_MS = 5_000  # kept below the client's socket timeout (redis_server.SOCKET_TIMEOUT)
 
 _DECIDE = """
@@ -157,10 +158,20 @@ class Board:
         if reviewers and self.redis.hsetnx(review_key(proposal_id), "action", fingerprint):
             self.redis.sadd(approvers_key(proposal_id), *reviewers)
 
+    def expire_decided(self, proposal_id: str) -> None:
+        """Let a decided proposal's keys go after DECIDED_TTL (Redis runs with noeviction; the ledger keeps all)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in (proposal_key, review_key, stream_key, approvers_key):
+                pipe.expire(key(proposal_id), DECIDED_TTL)
+            pipe.execute()
+
     def restore_decided(self, decision: Decision) -> bool:
         """Re-create the decided state and stream from the ledger after Redis lost them."""
         pid = decision.proposal_id
-        return bool(self._restore(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()]))
+        restored = bool(self._restore(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()]))
+        if restored:
+            self.expire_decided(pid)
+        return restored
 
     def wait(self, proposal_id: str, timeout: float) -> Decision | None:
         """Block until the proposal's decision is published or `timeout` seconds pass (then None)."""

@@ -36,8 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     default_level = "WARNING" if args.command == "demo" else "INFO"
+    level = os.environ.get("HANDOFF_LOG_LEVEL", default_level).upper()
+    if level not in logging.getLevelNamesMapping():
+        print(f"handoff: HANDOFF_LOG_LEVEL is {level!r}; use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+        return EXIT_BAD_INPUT
     logging.basicConfig(
-        level=os.environ.get("HANDOFF_LOG_LEVEL", default_level),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for chatty in ("httpx", "httpx2", "anthropic"):

@@ -116,7 +116,8 @@ class Client:
 
         The call's arguments (bound to the function's parameters) become the action's args; an edit
         changes what the function receives, as keyword arguments.
-        A rejection, redirect or timeout raises ReviewRejectedError; no decision in time raises
+        A rejection, redirect, timeout, or an alternative that names another tool raises
+        ReviewRejectedError (its `decision` carries the alternative); no decision in time raises
         ReviewPendingError. Pass `fields` such as `rationale=` or `input=` to enrich the proposal.
         """
 
@@ -134,8 +135,8 @@ class Client:
                 decision = self.wait(pid, timeout)
                 if decision is None:
                     raise ReviewPendingError(pid, timeout)
-                if not decision.executes or decision.action is None:
-                    raise ReviewRejectedError(decision)
+                if not decision.executes or decision.action is None or decision.action.name != func.__name__:
+                    raise ReviewRejectedError(decision)  # an alternative naming another tool is the agent's to run
                 return func(**decision.action.args)  # type: ignore[call-arg]
 
             return wrapper

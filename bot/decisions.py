@@ -92,6 +92,7 @@ def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> Dec
         _enqueue_progress(runtime, pid, len(approvers))
         return DecideResult(False, decision, Verdict.PROGRESS, approvers=approvers, needed=needed)
     stored = runtime.ledger.record_decision(decision)
+    runtime.board.expire_decided(pid)
     if enqueue:
         enqueue_execute(runtime, pid)
     won = stored == decision

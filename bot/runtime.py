@@ -15,6 +15,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 from slack_sdk import WebClient
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -78,6 +79,20 @@ def load_policy(path: Path, *, explicit: bool = True) -> Policy:
     return policy
 
 
+class _GatewayErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's handler retries 500 and 503; a proxy's 502 and 504 are just as passing."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
 def slack_client(settings: Settings) -> WebClient:
     """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
     return WebClient(
@@ -87,7 +102,7 @@ def slack_client(settings: Settings) -> WebClient:
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=3),
+            _GatewayErrorRetryHandler(max_retry_count=3),
         ],
     )
 

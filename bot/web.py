@@ -22,6 +22,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot import flags, listeners
 from bot.metrics import render_metrics
 from bot.runtime import Runtime
+from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 32
@@ -30,15 +31,11 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class ConfigurationError(RuntimeError):
-    """A setting the web process cannot start without."""
-
-
 def build_app(runtime: Runtime) -> App:
     """The Bolt app: signature verification always on, listeners from `bot.listeners`."""
     secret = runtime.settings.slack_signing_secret.get_secret_value()
     if not secret:
-        raise ConfigurationError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")
+        raise SettingsError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")
     app = App(
         client=runtime.slack,
         signing_secret=secret,

@@ -16,6 +16,7 @@ from bot.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from bot.worker import ensure_tick
 from scoring.models import Outcome
 from tests.conftest import wait_until, work
 from tests.test_loop import EMAIL, TAG, card_for
@@ -120,3 +121,20 @@ def test_timer_style_decision_after_a_human_decided_changes_nothing(runtime: Run
     assert not late.won
     assert late.decision == human.decision
     assert wait_until(lambda: runtime.ledger.decision(pid)) == human.decision
+
+
+def test_a_reconcile_pass_is_queued_when_redis_lost_the_scheduled_one(runtime: Runtime) -> None:
+    """The worker's watchdog queues a reconcile tick when none is scheduled, and only then."""
+    assert ensure_tick(runtime.redis)
+    assert not ensure_tick(runtime.redis)
+    runtime.redis.flushdb()
+    assert ensure_tick(runtime.redis)
+
+
+def test_decided_keys_expire_but_the_ledger_keeps_the_decision(runtime: Runtime, slack: SlackStandIn) -> None:
+    """Redis runs with noeviction, so a decided proposal's keys get a TTL; the ledger keeps everything."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
+    work(runtime)
+    for key in (f"handoff:proposal:{pid}", f"handoff:review:{pid}", f"handoff:decision:{pid}"):
+        assert 0 < runtime.redis.ttl(key) <= 7 * 86400, key
+    assert runtime.ledger.decision(pid) is not None
