@@ -104,7 +104,9 @@ def evaluate(
         return Verdict(name, level, state, recommendation, target, reason, math.exp(min(log_e, 700.0)), upper)
 
     if category.never_graduate:
-        return verdict(State.NEVER, Recommendation.HOLD, None, "stays at approve_before: the policy marks it never_graduate")
+        return verdict(
+            State.NEVER, Recommendation.HOLD, None, "stays at approve_before: the policy marks it never_graduate"
+        )
     if not rules.enabled:
         return verdict(State.DISABLED, Recommendation.HOLD, None, "graduation is disabled in the policy")
     regression = _regression(evidence, rules)
