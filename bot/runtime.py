@@ -48,6 +48,7 @@ class Runtime:
     policy: Policy
     slack: WebClient
     llm: SoftSignals | None = None
+    redis_url: str = ""
 
     def queue(self, name: str) -> Queue:
         """One of handoff's RQ queues on this runtime's Redis."""
@@ -112,6 +113,7 @@ def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None =
     client = connect(redis_url)
     explicit = settings.policy_path != Path("policy.yaml")
     return Runtime(
+        redis_url=redis_url,
         settings=settings,
         redis=client,
         board=Board(client),

@@ -18,6 +18,7 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 
 from bot.reconcile import reconcile
+from bot.redis_server import connect
 from bot.runtime import QUEUES, SCORE_QUEUE, Runtime, activate, current, queue_on
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def ensure_tick(connection: redis.Redis) -> bool:
 
 
 def _start_watchdog(runtime: Runtime) -> None:
-    connection = redis.Redis(**runtime.redis.connection_pool.connection_kwargs)
+    connection = connect(runtime.redis_url)
 
     def watch() -> None:
         while True:
