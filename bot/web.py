@@ -57,13 +57,13 @@ def build_app(runtime: Runtime) -> App:
     return app
 
 
-def wsgi_app(runtime: Runtime) -> WSGIApp:
-    """The WSGI application gunicorn serves."""
-    slack_handler = SlackRequestHandler(build_app(runtime))
+def wsgi_app(runtime: Runtime, *, slack_events: bool = True) -> WSGIApp:
+    """The WSGI application gunicorn serves; without `slack_events` (Socket Mode) only health and metrics."""
+    slack_handler = SlackRequestHandler(build_app(runtime)) if slack_events else None
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path == "/slack/events" and method == "POST":
+        if path == "/slack/events" and method == "POST" and slack_handler is not None:
             return slack_handler(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             status, body = _health(runtime)
@@ -101,7 +101,8 @@ def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 
     if app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        log.info("connecting to Slack in Socket Mode")
+        health = LocalServer(wsgi_app(runtime, slack_events=False), host=host, port=port)
+        log.info("connecting to Slack in Socket Mode; /healthz and /metrics on %s", health.url)
         SocketModeHandler(build_app(runtime), app_token).start()  # type: ignore[no-untyped-call]
         return
     _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
@@ -117,19 +118,21 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class LocalServer:
-    """A threaded WSGI server on a free loopback port, for the demo and the tests; not for production."""
+    """A threaded WSGI server in a daemon thread: the demo's and the tests' web app on a free loopback port,
+    and the health and metrics routes in Socket Mode. Slack's HTTP requests in production go to gunicorn."""
 
-    def __init__(self, application: WSGIApp) -> None:
+    def __init__(self, application: WSGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = make_server(
-            "127.0.0.1", 0, application, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+            host, port, application, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
+        self._reach = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         self._thread = threading.Thread(target=self._server.serve_forever, name="handoff-web", daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. http://127.0.0.1:54321."""
-        return f"http://127.0.0.1:{self._server.server_port}"
+        """The base URL to reach it from this machine, e.g. http://127.0.0.1:54321."""
+        return f"http://{self._reach}:{self._server.server_port}"
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.client import Client, ReviewPendingError, ReviewRejectedError
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from bot.web import LocalServer, wsgi_app
 from scoring.models import Outcome
 from tests.conftest import wait_until, work
 
@@ -250,3 +252,18 @@ def test_healthz_and_metrics_answer(runtime: Runtime, web_url: str) -> None:
         text = response.read().decode()
     assert "handoff_pending_reviews 0" in text
     assert 'handoff_queue_depth{queue="score"}' in text
+
+
+def test_socket_mode_health_routes_serve_without_slack_events(runtime: Runtime) -> None:
+    """In Socket Mode the web process still answers /healthz and /metrics, and takes no HTTP events."""
+    server = LocalServer(wsgi_app(runtime, slack_events=False))
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=5) as response:
+            assert json.loads(response.read())["ok"] is True
+        request = urllib.request.Request(server.url + "/slack/events", data=b"payload=%7B%7D", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=5)
+        assert info.value.code == 404
+        info.value.close()
+    finally:
+        server.stop()
