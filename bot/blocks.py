@@ -128,6 +128,17 @@ def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": False}
 
 
+def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool) -> dict[str, Any]:
+    """An input block of a modal: the element under a clipped label."""
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": plain(label, LABEL_LIMIT),
+        "element": element,
+    }
+
+
 def section(text: str, block_id: str) -> dict[str, Any]:
     """A section of mrkdwn, cut visibly to Slack's 3000 characters."""
     return {"type": "section", "block_id": block_id, "text": mrkdwn(clip(text, SECTION_LIMIT))}

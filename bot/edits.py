@@ -24,6 +24,7 @@ from bot.blocks import (
     NOTE_MAX,
     clip,
     escape,
+    input_block,
     option,
     plain,
     section,
@@ -160,13 +161,7 @@ def _text_input(
     element["max_length"] = NOTE_MAX if action == NOTE_INPUT else INPUT_LIMIT
     if value:
         element["initial_value"] = value
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "label": plain(label, LABEL_LIMIT),
-        "element": element,
-    }
+    return input_block(block_id, label, element, optional=optional)
 
 
 def parse_edit(values: dict[str, Any], proposal: Proposal, category: Category | None) -> tuple[dict[str, Any], Errors]:

@@ -18,7 +18,6 @@ from bot.blocks import (
     CHANNEL_INPUT,
     INSTRUCTION_BLOCK,
     INSTRUCTION_INPUT,
-    LABEL_LIMIT,
     NOTE_BLOCK,
     NOTE_INPUT,
     NOTE_MAX,
@@ -34,6 +33,7 @@ from bot.blocks import (
     SECTION_BUDGET,
     clip_rendered,
     code,
+    input_block,
     option,
     plain,
     section,
@@ -57,16 +57,6 @@ def _modal(callback_id: str, metadata: str, title: str, submit: str, blocks: lis
     }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool) -> dict[str, Any]:
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "label": plain(label, LABEL_LIMIT),
-        "element": element,
-    }
-
-
 def _text(action_id: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text_input", "action_id": action_id, "multiline": True, "max_length": limit}
 
@@ -86,9 +76,9 @@ def reject_modal(pid: str, proposal: Proposal, *, reasons: list[str], channel: s
     if reasons:
         options = [option(reason, str(n)) for n, reason in enumerate(reasons[:100])]
         select = {"type": "static_select", "action_id": CANNED_INPUT, "options": options}
-        blocks.append(_input(CANNED_BLOCK, "Reason", select, optional=True))
+        blocks.append(input_block(CANNED_BLOCK, "Reason", select, optional=True))
     label = "Details (sent to the agent)" if reasons else "Reason (sent to the agent)"
-    blocks.append(_input(REASON_BLOCK, label, _text(REASON_INPUT, REASON_MAX), optional=bool(reasons)))
+    blocks.append(input_block(REASON_BLOCK, label, _text(REASON_INPUT, REASON_MAX), optional=bool(reasons)))
     return _modal(REJECT_MODAL, f"{pid}|{channel}", "Reject proposal", "Reject", blocks)
 
 
@@ -119,8 +109,8 @@ def alternative_modal(pid: str, proposal: Proposal, *, channel: str) -> dict[str
         blocks.append(section(f"_{more} more alternatives are listed in Full context; pick from these._", "alt:more"))
     options = [option(f"{n}. {a.summary}", str(n - 1)) for n, a in enumerate(listed, start=1)]
     picker = {"type": "static_select", "action_id": PICK_INPUT, "options": options}
-    blocks.append(_input(PICK_BLOCK, "Use this alternative", picker, optional=False))
-    blocks.append(_input(NOTE_BLOCK, "Note to the agent", _text(NOTE_INPUT, NOTE_MAX), optional=True))
+    blocks.append(input_block(PICK_BLOCK, "Use this alternative", picker, optional=False))
+    blocks.append(input_block(NOTE_BLOCK, "Note to the agent", _text(NOTE_INPUT, NOTE_MAX), optional=True))
     return _modal(ALTERNATIVE_MODAL, f"{pid}|{channel}", "Pick an alternative", "Use it", blocks)
 
 
@@ -152,9 +142,9 @@ def redirect_modal(pid: str, proposal: Proposal, *, channel: str) -> dict[str, A
     blocks = [
         _summary("Redirecting", proposal),
         section(intro, "how"),
-        _input(PERSON_BLOCK, "Hand it to a person", person, optional=True),
-        _input(CHANNEL_BLOCK, "Or move it to a channel", place, optional=True),
-        _input(
+        input_block(PERSON_BLOCK, "Hand it to a person", person, optional=True),
+        input_block(CHANNEL_BLOCK, "Or move it to a channel", place, optional=True),
+        input_block(
             INSTRUCTION_BLOCK,
             "Or send it back to the agent with an instruction",
             _text(INSTRUCTION_INPUT, NOTE_MAX),
