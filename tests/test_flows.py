@@ -11,7 +11,7 @@ from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from scoring.models import Decision, Outcome
-from tests.conftest import work
+from tests.conftest import wait_until, work
 from tests.factories import CRM, EMAIL
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -28,9 +28,17 @@ def card_of(slack: SlackStandIn, pid: str) -> dict[str, Any]:
     return slack.wait_for(lambda s: _live_card(s, pid), timeout=5)
 
 
-def _live_card(slack: SlackStandIn, pid: str) -> dict[str, Any] | None:
-    for message in slack.messages():
+def _live_card(slack: SlackStandIn, pid: str, *, channel: str | None = None) -> dict[str, Any] | None:
+    for message in slack.messages(channel):
         if any(b.get("block_id", "").startswith(f"review:{pid}:") for b in message["blocks"]):
+            return message
+    return None
+
+
+def _message(slack: SlackStandIn, channel: str, ts: str, *, buttons: bool) -> dict[str, Any] | None:
+    """The message at (channel, ts) once it has (or no longer has) buttons."""
+    for message in slack.messages(channel):
+        if message["ts"] == ts and any(b["type"] == "actions" for b in message["blocks"]) == buttons:
             return message
     return None
 
@@ -193,11 +201,10 @@ def test_redirect_to_a_channel_moves_the_card_and_keeps_it_pending(
     old = card_of(slack, pid)
     opened = open_modal(slack, reviewer, pid, blocks.REDIRECT)
     reviewer.submit_view(opened, {blocks.CHANNEL_BLOCK: {blocks.CHANNEL_INPUT: "C0OPS"}}, user=ALICE)
-    moved = slack.wait_for(lambda s: _live_card(s, pid) if s.messages("C0OPS") else None, timeout=5)
+    moved = slack.wait_for(lambda s: _live_card(s, pid, channel="C0OPS"), timeout=5)
     assert moved["channel"] == "C0OPS"
-    assert runtime.ledger.card(pid) == ("C0OPS", moved["ts"])
-    previous = next(m for m in slack.messages(old["channel"]) if m["ts"] == old["ts"])
-    assert not [b for b in previous["blocks"] if b["type"] == "actions"]
+    wait_until(lambda: runtime.ledger.card(pid) == ("C0OPS", moved["ts"]), what="the ledger to point at the new card")
+    previous = slack.wait_for(lambda s: _message(s, old["channel"], old["ts"], buttons=False), timeout=5)
     assert "<#C0OPS>" in json.dumps(previous["blocks"])
     assert runtime.ledger.decision(pid) is None
     assert Client(runtime.redis).wait(pid, timeout=0.2) is None
