@@ -14,6 +14,7 @@ from rq.job import Job, JobStatus
 
 from bot.board import Verdict
 from bot.ledger import utcnow
+from bot.liveness import is_running
 from bot.runtime import EXECUTE_QUEUE, SCORE_QUEUE, Runtime
 from scoring.models import EXECUTING_OUTCOMES, Action, Decision, Outcome
 from scoring.routing import owner_of
@@ -167,9 +168,9 @@ def enqueue_execute(runtime: Runtime, proposal_id: str) -> None:
     queue = runtime.queue(EXECUTE_QUEUE)
     job_id = execute_job_id(proposal_id)
     existing = Job.fetch_many([job_id], connection=runtime.redis, serializer=queue.serializer)[0]
-    if existing is not None and existing.get_status(refresh=False) in _LIVE:
-        return
+    if existing is not None and (existing.get_status(refresh=False) in _LIVE or is_running(runtime.redis, existing)):
+        return  # a job whose worker died is enqueued again; its claim keeps the callback at most once
     queue.enqueue("bot.jobs.execute", proposal_id, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
 
 
-_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FINISHED}
+_LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FINISHED}

@@ -11,8 +11,6 @@ once), so no reminder, escalation or expiry is lost with Redis. Every step is id
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +19,7 @@ from rq.job import Job, JobStatus
 from bot import timers
 from bot.decisions import action_fingerprint, enqueue_execute
 from bot.jobs import assess_job_id, enqueue_assess
+from bot.liveness import is_running
 from bot.runtime import Runtime
 from bot.slack import card_claim_key
 
@@ -109,34 +108,8 @@ def _reassess(runtime: Runtime, pid: str) -> None:
 
 def _assess_alive(runtime: Runtime, pid: str) -> bool:
     """True when an `assess` job for `pid` is waiting, or running on a worker that is still alive."""
-    job = Job.fetch_many([assess_job_id(pid)], connection=runtime.redis, serializer=runtime.queue("score").serializer)[
-        0
-    ]
+    serializer = runtime.queue("score").serializer
+    job = Job.fetch_many([assess_job_id(pid)], connection=runtime.redis, serializer=serializer)[0]
     if job is None:
         return False
-    status = job.get_status(refresh=False)
-    if status in _WAITING:
-        return True
-    if status == JobStatus.STARTED:
-        return _worker_alive(runtime, job.worker_name)
-    return False
-
-
-def _worker_alive(runtime: Runtime, worker_name: str | None) -> bool:
-    """A worker on this host is alive if its process is; one elsewhere, while RQ still lists it."""
-    if not worker_name:
-        return False
-    info: dict[bytes, bytes] = runtime.redis.hgetall(f"rq:worker:{worker_name}")  # type: ignore[assignment]
-    if not info:
-        return False
-    host = info.get(b"hostname", b"").decode()
-    pid = int(info.get(b"pid", b"0") or 0)
-    if host != socket.gethostname() or pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return job.get_status(refresh=False) in _WAITING or is_running(runtime.redis, job)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import redis
+from rq.job import JobStatus
 
 from bot import blocks
 from bot.client import Client
 from bot.decisions import decide, enqueue_execute, make_decision
 from bot.jobs import execute
+from bot.liveness import is_running
 from bot.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -138,3 +142,19 @@ def test_decided_keys_expire_but_the_ledger_keeps_the_decision(runtime: Runtime,
     for key in (f"handoff:proposal:{pid}", f"handoff:review:{pid}", f"handoff:decision:{pid}"):
         assert 0 < runtime.redis.ttl(key) <= 7 * 86400, key
     assert runtime.ledger.decision(pid) is not None
+
+
+def test_a_job_started_by_a_dead_worker_is_not_running(runtime: Runtime) -> None:
+    """RQ says "started" until it notices; handoff checks the worker's process on this host."""
+    job = runtime.queue("execute").enqueue("bot.jobs.execute", "p-1", job_id="execute-p-1")
+    assert not is_running(runtime.redis, job), "a queued job is not running"
+    job.set_status(JobStatus.STARTED)
+    job.worker_name = "handoff-test-worker"
+    job.save()
+    for pid, alive in ((os.getpid(), True), (2**22 + 17, False)):
+        runtime.redis.hset("rq:worker:handoff-test-worker", mapping={"hostname": socket.gethostname(), "pid": pid})
+        assert is_running(runtime.redis, job) is alive
+    runtime.redis.hset("rq:worker:handoff-test-worker", mapping={"hostname": "elsewhere", "pid": 2**22 + 17})
+    assert is_running(runtime.redis, job), "a worker on another host counts while RQ lists it"
+    runtime.redis.delete("rq:worker:handoff-test-worker")
+    assert not is_running(runtime.redis, job)
