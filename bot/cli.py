@@ -102,6 +102,8 @@ def run_worker(args: argparse.Namespace) -> int:
     from bot.worker import run_worker as work
 
     settings = Settings.from_env()
+    if not settings.slack_bot_token.get_secret_value():
+        raise SettingsError("SLACK_BOT_TOKEN is not set; the worker posts review cards with it")
     queues = tuple(args.queue) if args.queue else QUEUES
     with ExitStack() as stack:
         work(_runtime(stack, settings), queues=queues, burst=args.burst)

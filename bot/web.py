@@ -33,6 +33,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def build_app(runtime: Runtime) -> App:
     """The Bolt app: signature verification always on, listeners from `bot.listeners`."""
+    if not runtime.settings.slack_bot_token.get_secret_value():
+        raise SettingsError("SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-…) from your Slack app")
     secret = runtime.settings.slack_signing_secret.get_secret_value()
     if not secret:
         raise SettingsError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")

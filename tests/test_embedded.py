@@ -11,7 +11,8 @@ from pathlib import Path
 import redis
 
 from bot.redis_server import EmbeddedServer, is_answering, redis_url_for
-from tests.conftest import REPO
+from bot.sandbox.slack_api import SlackStandIn
+from tests.conftest import BOT_TOKEN, REPO
 
 
 def test_second_process_joins_the_first_ones_server_and_the_owner_stops_it(tmp_path: Path) -> None:
@@ -37,10 +38,11 @@ def test_embedded_server_keeps_data_across_restarts(tmp_path: Path) -> None:
         assert redis.Redis.from_url(url).get("handoff:test") == b"kept"
 
 
-def test_submit_and_worker_run_on_the_embedded_default(tmp_path: Path) -> None:
+def test_submit_and_worker_run_on_the_embedded_default(tmp_path: Path, slack: SlackStandIn) -> None:
     """`handoff submit` then `handoff worker --burst` with no REDIS_URL decide a review_after proposal."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_LOG_LEVEL": "WARNING"}
+    env |= {"SLACK_API_URL": slack.url, "SLACK_BOT_TOKEN": BOT_TOKEN}
     proposal = {
         "id": "embedded-1",
         "category": "tag_ticket",
@@ -65,3 +67,17 @@ def test_submit_and_worker_run_on_the_embedded_default(tmp_path: Path) -> None:
     assert waited.returncode == 0, waited.stderr.decode()
     assert json.loads(waited.stdout)["outcome"] == "auto"
     assert (tmp_path / "data" / "ledger.db").exists()
+    assert [m["text"] for m in slack.messages()][-1].startswith("Ran without review"), "the review_after notice"
+
+
+def test_worker_without_a_slack_token_refuses_to_start(tmp_path: Path) -> None:
+    """A worker that could not post cards says so at start, in one line, instead of failing every job."""
+    env = {"PATH": os.environ.get("PATH", ""), "HANDOFF_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=REPO, capture_output=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.decode().strip()
+        == "handoff worker: SLACK_BOT_TOKEN is not set; the worker posts review cards with it"
+    )
