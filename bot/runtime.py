@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.board import Board
 from bot.checks import load_checks
 from bot.ledger import Ledger
+from bot.pacing import ChannelPacer, PacedWebClient
 from bot.redis_server import connect
 from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
@@ -94,9 +95,11 @@ class _GatewayErrorRetryHandler(ServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
-def slack_client(settings: Settings) -> WebClient:
-    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
-    return WebClient(
+def slack_client(settings: Settings, *, connection: redis.Redis | None = None) -> WebClient:
+    """A Web API client that paces posts per channel (given Redis), waits out 429s (Retry-After) and
+    retries 5xx and dropped connections."""
+    return PacedWebClient(
+        pacer=ChannelPacer(connection) if connection is not None else None,
         token=settings.slack_bot_token.get_secret_value() or None,
         base_url=settings.slack_api_url,
         timeout=10,
@@ -119,7 +122,7 @@ def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None =
         board=Board(client),
         ledger=Ledger(settings.ledger_path),
         policy=policy or load_policy(settings.policy_path, explicit=explicit),
-        slack=slack_client(settings),
+        slack=slack_client(settings, connection=client),
         llm=_soft_signals(settings),
     )
 

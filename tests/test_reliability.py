@@ -16,6 +16,7 @@ from bot.client import Client
 from bot.decisions import decide, enqueue_execute, make_decision
 from bot.jobs import execute
 from bot.liveness import is_running
+from bot.pacing import ChannelPacer, PacedWebClient
 from bot.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -158,3 +159,19 @@ def test_a_job_started_by_a_dead_worker_is_not_running(runtime: Runtime) -> None
     assert is_running(runtime.redis, job), "a worker on another host counts while RQ lists it"
     runtime.redis.delete("rq:worker:handoff-test-worker")
     assert not is_running(runtime.redis, job)
+
+
+def test_posts_to_a_channel_are_paced_after_a_burst(runtime: Runtime) -> None:
+    """Each channel gets a burst of posts, then one slot a second; other channels are not held up."""
+    pacer = ChannelPacer(runtime.redis, rate=1.0, burst=2)
+    waits = [pacer.reserve("C0BUSY") for _ in range(4)]
+    assert waits[:2] == [0, 0]
+    assert 0 < waits[2] <= 1.0
+    assert waits[2] < waits[3] <= 2.0, "each further post waits for the next free slot"
+    assert pacer.reserve("C0QUIET") == 0
+
+
+def test_runtime_client_paces_card_posts(runtime: Runtime) -> None:
+    """The runtime's Slack client is the paced one, sharing slots through this Redis."""
+    assert isinstance(runtime.slack, PacedWebClient)
+    assert runtime.slack.pacer is not None
