@@ -438,6 +438,7 @@ class Bench:
             "HANDOFF_POLICY": str(policy_file),
             "HANDOFF_DATA_DIR": str(self.workdir / "data"),
             "HANDOFF_LOG_LEVEL": "WARNING",
+            "HANDOFF_SLACK_POST_RATE": "0",  # the stand-in has no rate limit; the click part posts 220 cards
         }  # no ANTHROPIC_API_KEY: hard signals only
 
 

@@ -99,7 +99,9 @@ def slack_client(settings: Settings, *, connection: redis.Redis | None = None) -
     """A Web API client that paces posts per channel (given Redis), waits out 429s (Retry-After) and
     retries 5xx and dropped connections."""
     return PacedWebClient(
-        pacer=ChannelPacer(connection) if connection is not None else None,
+        pacer=ChannelPacer(connection, rate=settings.post_rate)
+        if connection is not None and settings.post_rate
+        else None,
         token=settings.slack_bot_token.get_secret_value() or None,
         base_url=settings.slack_api_url,
         timeout=10,

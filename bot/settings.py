@@ -27,6 +27,7 @@ class Settings:
     db_path: Path | None = None
     policy_path: Path = Path("policy.yaml")
     port: int = 3000
+    post_rate: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             db_path=Path(env["HANDOFF_DB"]) if env.get("HANDOFF_DB") else None,
             policy_path=Path(env.get("HANDOFF_POLICY") or "policy.yaml"),
             port=_port(env.get("PORT", "3000")),
+            post_rate=_rate(env.get("HANDOFF_SLACK_POST_RATE", "1")),
         )
 
     @property
@@ -61,3 +63,15 @@ def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise SettingsError(f"PORT is {value!r}; expected a TCP port number from 1 to 65535")
     return int(value)
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate <= 100:
+        raise SettingsError(
+            f"HANDOFF_SLACK_POST_RATE is {value!r}; expected messages per second per channel, 0 to 100 (0: no pacing)"
+        )
+    return rate
