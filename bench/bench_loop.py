@@ -75,8 +75,9 @@ def worker_child(kind: str, class_name: str, run_id: str) -> int:
     connection = connect(url)
     queues = [Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)]
     if kind != "bare":
+        from bot.queues import QUEUES
         from bot.reconcile import reconcile
-        from bot.runtime import QUEUES, activate, build_runtime
+        from bot.runtime import activate, build_runtime
         from bot.settings import Settings
 
         runtime = build_runtime(Settings.from_env(), redis_url=url)
@@ -174,7 +175,7 @@ def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], 
     """`n` proposals submitted as an agent does; the `timed` job ("execute" or "assess") marks each done."""
     from bot.client import Client
     from bot.decisions import execute_job_id
-    from bot.jobs import assess_job_id
+    from bot.queues import assess_job_id
 
     def enqueue(client: redis.Redis) -> tuple[list[str], list[str]]:
         agent = Client(client, policy=bench.policy)

@@ -18,8 +18,9 @@ from typing import Any
 
 from bot import insights_cli, offline
 from bot.client import Client, ProposalError, parse_proposal
+from bot.queues import QUEUES
 from bot.redis_server import redis_url_for
-from bot.runtime import QUEUES, Runtime, build_runtime, load_policy
+from bot.runtime import Runtime, build_runtime, load_policy
 from bot.settings import Settings, SettingsError
 from scoring.policy import PolicyError
 

@@ -18,10 +18,9 @@ import redis
 from pydantic import ValidationError
 
 from bot.board import Board
-from bot.jobs import enqueue_assess
 from bot.ledger import utcnow
+from bot.queues import EXECUTE_QUEUE, enqueue_assess, queue_on
 from bot.redis_server import connect
-from bot.runtime import EXECUTE_QUEUE, queue_on
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 

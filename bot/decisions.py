@@ -15,7 +15,8 @@ from rq.job import Job, JobStatus
 from bot.board import Verdict
 from bot.ledger import utcnow
 from bot.liveness import is_running
-from bot.runtime import EXECUTE_QUEUE, SCORE_QUEUE, Runtime
+from bot.queues import EXECUTE_QUEUE, SCORE_QUEUE
+from bot.runtime import Runtime
 from scoring.models import EXECUTING_OUTCOMES, Action, Decision, Outcome
 from scoring.routing import owner_of
 

@@ -23,9 +23,10 @@ from pydantic import SecretStr
 
 from bot import blocks
 from bot.client import Client
+from bot.queues import QUEUES
 from bot.redis_server import EmbeddedServer
 from bot.report import build_report, format_report
-from bot.runtime import QUEUES, Runtime, activate, build_runtime
+from bot.runtime import Runtime, activate, build_runtime
 from bot.sandbox.anthropic_api import AnthropicStandIn
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn

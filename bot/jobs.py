@@ -11,30 +11,17 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from bot import flags, slack, timers
 from bot.assessor import assess_proposal
 from bot.blocks import escape
 from bot.decisions import decide, enqueue_execute, make_decision
 from bot.history import category_history
 from bot.promotions import effective_policy
-from bot.runtime import SCORE_QUEUE, Runtime, current, queue_on
+from bot.runtime import Runtime, current
 from scoring.models import Decision, Outcome, Proposal, Route
 
 log = logging.getLogger(__name__)
 EXECUTION_CLAIM_TTL = 30 * 86400
-
-
-def assess_job_id(proposal_id: str) -> str:
-    return f"assess-{proposal_id}"
-
-
-def enqueue_assess(connection: redis.Redis, proposal_id: str) -> None:
-    """Queue phase one for a submitted proposal."""
-    queue_on(connection, SCORE_QUEUE).enqueue(
-        "bot.jobs.assess", proposal_id, job_id=assess_job_id(proposal_id), result_ttl=3600, failure_ttl=7 * 86400
-    )
 
 
 def assess(proposal_id: str) -> str:

@@ -26,10 +26,6 @@ from scoring.models import Assessment, Decision, Proposal
 GENESIS = "0" * 64
 
 
-class LedgerConflictError(RuntimeError):
-    """A second, different decision for a proposal that already has one."""
-
-
 def utcnow() -> str:
     """The current time as an ISO-8601 UTC string, the ledger's one time format."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.promotions import JOINS, LABELLED, OVERRIDE
+from bot.queues import QUEUES
 from bot.report import WAIT_FROM, WAIT_SECONDS
-from bot.runtime import QUEUES, Runtime
+from bot.runtime import Runtime
 
 BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 _BUCKET_SUMS = ", ".join(f"SUM(s <= {b})" for b in BUCKETS)

@@ -18,8 +18,8 @@ from rq.job import Job, JobStatus
 
 from bot import timers
 from bot.decisions import action_fingerprint, enqueue_execute
-from bot.jobs import assess_job_id, enqueue_assess
 from bot.liveness import is_running
+from bot.queues import assess_job_id, enqueue_assess
 from bot.runtime import Runtime
 from bot.slack import card_claim_key
 

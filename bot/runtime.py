@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import redis
 from rq import Queue
-from rq.serializers import JSONSerializer
 from slack_sdk import WebClient
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
@@ -26,16 +25,13 @@ from bot.board import Board
 from bot.checks import load_checks
 from bot.ledger import Ledger
 from bot.pacing import ChannelPacer, PacedWebClient
+from bot.queues import queue_on
 from bot.redis_server import connect
 from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
 
 if TYPE_CHECKING:  # anthropic is heavy: imported only when an API key is configured
     from bot.llm import SoftSignals
-
-SCORE_QUEUE = "score"
-EXECUTE_QUEUE = "execute"
-QUEUES = (EXECUTE_QUEUE, SCORE_QUEUE)  # a worker on both takes decided work first
 
 
 @dataclass
@@ -54,11 +50,6 @@ class Runtime:
     def queue(self, name: str) -> Queue:
         """One of handoff's RQ queues on this runtime's Redis."""
         return queue_on(self.redis, name)
-
-
-def queue_on(connection: redis.Redis, name: str) -> Queue:
-    """An RQ queue with the JSON serializer (job arguments are plain ids)."""
-    return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
 def load_policy(path: Path, *, explicit: bool = True) -> Policy:

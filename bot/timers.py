@@ -17,7 +17,8 @@ from rq.job import Job, JobStatus
 
 from bot import blocks, routing
 from bot.decisions import decide, make_decision
-from bot.runtime import SCORE_QUEUE, Runtime, current
+from bot.queues import SCORE_QUEUE
+from bot.runtime import Runtime, current
 from bot.slack import reply_in_thread
 from scoring.models import Outcome, Proposal
 from scoring.policy import Category

@@ -17,9 +17,10 @@ import redis
 from rq import SimpleWorker, Worker
 from rq.job import Job
 
+from bot.queues import QUEUES, SCORE_QUEUE, queue_on
 from bot.reconcile import reconcile
 from bot.redis_server import connect
-from bot.runtime import QUEUES, SCORE_QUEUE, Runtime, activate, current, queue_on
+from bot.runtime import Runtime, activate, current
 
 log = logging.getLogger(__name__)
 TICK_EVERY = timedelta(seconds=60)

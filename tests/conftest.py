@@ -16,7 +16,8 @@ import redis
 from pydantic import SecretStr
 from rq import SimpleWorker
 
-from bot.runtime import QUEUES, Runtime, activate, build_runtime
+from bot.queues import QUEUES
+from bot.runtime import Runtime, activate, build_runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
