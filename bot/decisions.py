@@ -17,7 +17,7 @@ from bot.ledger import utcnow
 from bot.liveness import is_running
 from bot.queues import EXECUTE_QUEUE, SCORE_QUEUE
 from bot.runtime import Runtime
-from scoring.models import EXECUTING_OUTCOMES, Action, Decision, Outcome
+from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal
 from scoring.routing import owner_of
 
 
@@ -55,6 +55,20 @@ def make_decision(
     if proposal is None:
         raise UnknownProposalError(f"no proposal {proposal_id!r} in the ledger")
     assessment = runtime.ledger.assessment(proposal_id)
+    return decision_for(proposal_id, proposal, assessment, outcome, reviewer=reviewer, action=action, comment=comment)
+
+
+def decision_for(
+    proposal_id: str,
+    proposal: Proposal,
+    assessment: Assessment | None,
+    outcome: Outcome,
+    *,
+    reviewer: str,
+    action: Action | None = None,
+    comment: str = "",
+) -> Decision:
+    """The Decision for a proposal the caller already holds (no ledger reads)."""
     return Decision(
         proposal_id=proposal_id,
         outcome=outcome,

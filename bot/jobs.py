@@ -14,7 +14,7 @@ from typing import Any
 from bot import flags, slack, timers
 from bot.assessor import assess_proposal
 from bot.blocks import escape
-from bot.decisions import decide, enqueue_execute, make_decision
+from bot.decisions import decide, decision_for, enqueue_execute
 from bot.history import category_history
 from bot.promotions import effective_policy
 from bot.runtime import Runtime, current
@@ -48,15 +48,23 @@ def assess(proposal_id: str) -> str:
             slack.post_card(runtime, proposal_id, proposal, assessment)
             timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
-            _decide_by_policy(runtime, proposal_id, proposal, f"policy:{assessment.level}")
+            decision = decision_for(
+                proposal_id,
+                proposal,
+                assessment,
+                Outcome.AUTO,
+                reviewer=f"policy:{assessment.level}",
+                action=proposal.action,
+            )
+            _decide_by_policy(runtime, decision)
     runtime.board.done_with_inbox(proposal_id)
     return assessment.route.value
 
 
-def _decide_by_policy(runtime: Runtime, proposal_id: str, proposal: Proposal, reviewer: str) -> None:
+def _decide_by_policy(runtime: Runtime, decision: Decision) -> None:
     """Decide through the shared path, then run phase two in this job instead of queueing a second one."""
+    proposal_id = decision.proposal_id
     runtime.board.open_review(proposal_id)
-    decision = make_decision(runtime, proposal_id, Outcome.AUTO, reviewer=reviewer, action=proposal.action)
     if not decide(runtime, decision, enqueue=False).won:
         return
     try:
