@@ -41,7 +41,7 @@ from rq.worker import BaseWorker
 
 from bench import _common as common
 from bench._common import Peak, Processes, pop, wait_until
-from bot.redis_server import connect  # imports only redis
+from bot.store.embedded_redis import connect  # imports only redis
 
 if TYPE_CHECKING:
     from bot.sandbox.reviewer import Response, Reviewer
@@ -70,15 +70,16 @@ def worker_child(kind: str, class_name: str, run_id: str) -> int:
     built and activated, as `handoff worker` does) running no-op jobs. `handoff`: that process on
     handoff's own queues. Staying alive lets the parent read the process's VmHWM.
     """
-    importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.jobs is
+    importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.review.phases is
     url = os.environ["REDIS_URL"]
     connection = connect(url)
     queues = [Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)]
     if kind != "bare":
-        from bot.queues import QUEUES
-        from bot.reconcile import reconcile
-        from bot.runtime import activate, build_runtime
+        from bot.app.wiring import build_runtime
+        from bot.review.reconcile import reconcile
+        from bot.runtime import activate
         from bot.settings import Settings
+        from bot.store.queues import QUEUES
 
         runtime = build_runtime(Settings.from_env(), redis_url=url)
         activate(runtime)
@@ -174,8 +175,8 @@ def noop_batch(kind: str, n: int) -> Batch:
 def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], *, timed: str) -> Batch:
     """`n` proposals submitted as an agent does; the `timed` job ("execute" or "assess") marks each done."""
     from bot.client import Client
-    from bot.decisions import execute_job_id
-    from bot.queues import assess_job_id
+    from bot.review.decide import execute_job_id
+    from bot.store.queues import assess_job_id
 
     def enqueue(client: redis.Redis) -> tuple[list[str], list[str]]:
         agent = Client(client, policy=bench.policy)
@@ -249,7 +250,7 @@ def measure_throughput(bench: Bench) -> dict[str, Throughput]:
 
 
 def _check_ledger(path: Path, n: int) -> None:
-    from bot.ledger import Ledger
+    from bot.store.ledger import Ledger
 
     ledger = Ledger(path)
     counts, outcomes = ledger.counts(), ledger.outcome_counts()
@@ -266,7 +267,7 @@ def baseline_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[by
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from bot import blocks
+    from bot.slack.surfaces import blocks
 
     app = App(
         client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
@@ -310,8 +311,8 @@ def measure_clicks(bench: Bench) -> Clicks:
     Round 0 warms both apps up (imports, Bolt's first auth.test) and is not counted; the order of the
     two apps alternates per round, and handoff's post-ack work settles before the baseline's turn.
     """
-    from bot.ledger import Ledger
     from bot.sandbox.reviewer import Reviewer
+    from bot.store.ledger import Ledger
 
     result, width = Clicks(), bench.concurrency
     rounds = max(1, bench.clicks // width)
@@ -352,10 +353,10 @@ def _serve_handoff(bench: Bench, ledger: Path) -> str:
 
 
 def _serve_baseline(bench: Bench) -> str:
-    """`baseline_app` under gunicorn with the settings `bot.web` uses (1 gthread worker, same threads)."""
+    """`baseline_app` under gunicorn with the settings `bot.app.web` uses (1 gthread worker, same threads)."""
     import inspect
 
-    from bot.web import serve
+    from bot.app.web import serve
 
     threads = inspect.signature(serve).parameters["threads"].default
     port, log = common.free_port(), bench.workdir / "baseline.log"
@@ -368,7 +369,7 @@ def _serve_baseline(bench: Bench) -> str:
 
 def _has_approve(message: dict[str, Any]) -> bool:
     """Whether a posted message is a review card with an Approve button (not, say, a review_after notice)."""
-    from bot import blocks
+    from bot.slack.surfaces import blocks
 
     elements = [e for b in message.get("blocks", []) if b.get("type") == "actions" for e in b.get("elements", [])]
     return any(e.get("action_id") == blocks.APPROVE for e in elements)
@@ -376,7 +377,7 @@ def _has_approve(message: dict[str, Any]) -> bool:
 
 def _click_bodies(reviewer: Reviewer, cards: list[dict[str, Any]], width: int) -> list[bytes]:
     """Approve clicks on distinct cards, from `width` different reviewers."""
-    from bot import blocks
+    from bot.slack.surfaces import blocks
 
     return [
         reviewer.click_payload(card, blocks.APPROVE, user=f"U0REVIEWER{i % width:02d}") for i, card in enumerate(cards)
@@ -417,7 +418,7 @@ class Bench:
     baseline_pid: int = 0
 
     def __post_init__(self) -> None:
-        from bot.runtime import load_policy
+        from bot.review.policy_file import load_policy
 
         policy_file = self.workdir / "bench-policy.yaml"
         text = (common.REPO / "policy.yaml").read_text()

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import anthropic
 
-from bot.assessor import assess_proposal
-from bot.checks import load_checks
-from bot.llm import CRITIQUE, SYSTEM, Critique, SoftSignals, untrusted_block
+from bot.llm.soft_signals import CRITIQUE, SYSTEM, Critique, SoftSignals, untrusted_block
+from bot.review.assess import assess_proposal
+from bot.review.policy_file import load_checks
 from bot.sandbox.anthropic_api import AnthropicStandIn
 from scoring.models import Proposal
 from scoring.policy import Policy, parse_policy

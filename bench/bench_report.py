@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.ledger import Ledger
-from bot.report import DECISION_MIX, PER_CATEGORY, WAIT_HISTOGRAM, build_report
+from bot.insights.report import DECISION_MIX, PER_CATEGORY, WAIT_HISTOGRAM, build_report
+from bot.store.ledger import Ledger
 from scoring.policy import parse_policy
 
 POLICY = parse_policy(

@@ -17,10 +17,10 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from pydantic import ValidationError
 
-from bot.board import Board
-from bot.ledger import utcnow
-from bot.queues import EXECUTE_QUEUE, enqueue_assess, queue_on
-from bot.redis_server import connect
+from bot.store.embedded_redis import connect
+from bot.store.ledger import utcnow
+from bot.store.queues import EXECUTE_QUEUE, enqueue_assess, queue_on
+from bot.store.review_state import Board
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 
@@ -100,7 +100,7 @@ class Client:
     def report_execution(self, proposal_id: str, ok: bool, detail: str = "") -> None:
         """Tell handoff how running the decided action went: recorded in the ledger, said in the card's thread."""
         queue_on(self.board.redis, EXECUTE_QUEUE).enqueue(
-            "bot.jobs.report_execution",
+            "bot.review.phases.report_execution",
             proposal_id,
             bool(ok),
             str(detail)[:REPORT_DETAIL_MAX],

@@ -16,12 +16,13 @@ import redis
 from pydantic import SecretStr
 from rq import SimpleWorker
 
-from bot.queues import QUEUES
-from bot.runtime import Runtime, activate, build_runtime
+from bot.app.web import LocalServer, wsgi_app
+from bot.app.wiring import build_runtime
+from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
-from bot.web import LocalServer, wsgi_app
+from bot.store.queues import QUEUES
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "test-signing-secret-0000"

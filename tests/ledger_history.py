@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.ledger import Ledger, utcnow
+from bot.store.ledger import Ledger, utcnow
 from scoring.models import Action, Assessment, Decision, Outcome, Proposal, Route, Signal, SignalKind
 from scoring.policy import Policy, parse_policy
 

@@ -9,12 +9,13 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 import redis
 
-from bot import blocks
-from bot.runtime import Runtime, activate, build_runtime
+from bot.app.wiring import build_runtime
+from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
-from bot.usergroups import members
+from bot.slack.surfaces import blocks
+from bot.slack.usergroups import members
 from scoring.policy import parse_policy
 from tests.conftest import wait_until, work
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from bot import blocks, cards, edits, home, material, modals
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_checks import check_blocks, check_home, check_view
+from bot.slack.surfaces import blocks, cards, edits, home, modals, source_material
 from scoring.models import Action, Decision, Outcome
 from scoring.policy import parse_policy
 from tests.conftest import REPO, work
@@ -80,7 +80,7 @@ SURFACES: dict[str, Callable[[], Any]] = {
     ),
     "modal_alternative": lambda: modals.alternative_modal("p-email", proposal(EMAIL), channel="C0REVIEW"),
     "modal_redirect": lambda: modals.redirect_modal("p-email", proposal(EMAIL), channel="C0REVIEW"),
-    "modal_context": lambda: material.context_modal("p-email", proposal(EMAIL)),
+    "modal_context": lambda: source_material.context_modal("p-email", proposal(EMAIL)),
     "home": lambda: home.home_view(
         [home.PendingReview("p-email", "customer_email", "retention-bot", "Send Jane 40% off", "C0REVIEW", True)],
         {"categories": [{"category": "customer_email", "volume": 3, "escalated": 2, "pending": 1}]},
@@ -171,7 +171,7 @@ def test_clip_says_what_it_cut_and_stays_within_the_limit(text: str, limit: int)
 
 
 def test_every_action_and_view_id_has_a_listener(runtime: Runtime, reviewer: Reviewer) -> None:
-    """Each action id and modal callback id in bot.blocks is answered by a listener (Bolt says 404 otherwise)."""
+    """Each action id and modal callback id in the surfaces' blocks is answered by a listener (else Bolt says 404)."""
     pid = Client(runtime.redis, policy=runtime.policy).submit({**EMAIL, "id": "p-listeners"})
     work(runtime)
     actor = reviewer._actor("U0ALICE")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from bot.cli import build_parser
 from bot.client import parse_proposal
-from bot.runtime import load_policy
+from bot.review.policy_file import load_policy
 from scoring.models import Assessment, Decision
 from scoring.policy import Category, Policy, parse_policy
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import redis
 
-from bot.redis_server import EmbeddedServer, is_answering, redis_url_for
 from bot.sandbox.slack_api import SlackStandIn
+from bot.store.embedded_redis import EmbeddedServer, is_answering, redis_url_for
 from tests.conftest import BOT_TOKEN, REPO
 
 

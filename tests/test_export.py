@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.export import export_records
-from bot.ledger import Ledger
+from bot.insights.export import export_records
+from bot.store.ledger import Ledger
 from scoring.diff import Change, action_diff
 from scoring.models import Action, Outcome, Route
 from scoring.redact import REDACTED, redact

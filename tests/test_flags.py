@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import flags, graduation_cards
+from bot.app.listeners import flags, promotions
+from bot.app.listeners.promotions import post_promotion_card
 from bot.client import Client
-from bot.graduation_cards import post_promotion_card
-from bot.promotions import effective_level
+from bot.review.graduation import effective_level
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
@@ -68,12 +68,12 @@ def test_promotion_card_applies_only_for_an_owner(runtime: Runtime, slack: Slack
         "tag_ticket", kind="promote", levels=("review_after", "autonomous", "review_after"), reason="clean record"
     )
     post_promotion_card(runtime.slack, runtime.ledger, runtime.policy, seq)
-    card = message_with(slack, graduation_cards.APPROVE)
-    reviewer.click(card, graduation_cards.APPROVE, user="U0STRANGER")
+    card = message_with(slack, promotions.APPROVE)
+    reviewer.click(card, promotions.APPROVE, user="U0STRANGER")
     note = slack.wait_for(lambda s: s.ephemerals("U0STRANGER"), timeout=5)[-1]
     assert "Only the policy's owners" in note["text"]
     assert effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.REVIEW_AFTER
-    reviewer.click(card, graduation_cards.APPROVE, user="U0OWNER")
+    reviewer.click(card, promotions.APPROVE, user="U0OWNER")
     wait_until(
         lambda: effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.AUTONOMOUS,
         what="the promotion to apply",

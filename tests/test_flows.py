@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import blocks
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from bot.slack.surfaces import blocks
 from scoring.models import Decision, Outcome
 from tests.conftest import wait_until, work
 from tests.factories import CRM, EMAIL

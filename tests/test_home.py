@@ -9,12 +9,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import home
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.sandbox.slack_checks import check_home
+from bot.slack.surfaces import home
 from scoring.policy import parse_policy
 from tests.conftest import BOT_TOKEN, REPO, work
 from tests.factories import EMAIL

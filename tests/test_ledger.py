@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ledger import Ledger, utcnow
-from bot.migrations import MIGRATIONS
+from bot.store.ledger import Ledger, utcnow
+from bot.store.migrations import MIGRATIONS
 from scoring.models import Action, Decision, Outcome, Proposal
 
 PROPOSAL = Proposal(category="tag_ticket", action=Action(name="tag", args={"t": 1}), summary="Tag it")

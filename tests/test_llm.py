@@ -14,8 +14,8 @@ import anthropic
 import pytest
 from pydantic import SecretStr
 
-from bot.assessor import assess_proposal
-from bot.llm import SYSTEM, SoftSignals, build_soft_signals
+from bot.llm.soft_signals import SYSTEM, SoftSignals, build_soft_signals
+from bot.review.assess import assess_proposal
 from bot.sandbox.anthropic_api import AnthropicStandIn, Fault, judge
 from bot.settings import Settings
 from scoring.models import Proposal, Route

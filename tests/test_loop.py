@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import redis
 
-from bot import blocks
+from bot.app.web import LocalServer, wsgi_app
 from bot.client import Client, ReviewPendingError, ReviewRejectedError
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
-from bot.web import LocalServer, wsgi_app
+from bot.slack.surfaces import blocks
 from scoring.models import Outcome
 from tests.conftest import wait_until, work
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import urllib.request
 
-from bot.ledger import Ledger
-from bot.metrics import label, render_metrics
+from bot.insights.metrics import label, render_metrics
 from bot.runtime import Runtime
+from bot.store.ledger import Ledger
 from scoring.models import Outcome, Route
 from tests.ledger_history import add
 

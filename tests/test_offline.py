@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import offline
+from bot.cli import score_eval
 from bot.sandbox.anthropic_api import AnthropicStandIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ POLICY = REPO / "policy.yaml"
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="handoff")
-    offline.add_arguments(parser.add_subparsers(dest="command", required=True))
+    score_eval.add_arguments(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     status = args.func(args)
     out, err = capsys.readouterr()

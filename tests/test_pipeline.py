@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.checks import load_checks, resolve_checks
+from bot.review.policy_file import load_checks, resolve_checks
 from scoring.models import Action, Proposal, Route, Signal, SignalKind
 from scoring.pipeline import (
     Derivation,

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
 from bot.client import Client
-from bot.ledger import Ledger
-from bot.redis_server import connect
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from bot.slack.surfaces import blocks
+from bot.store.embedded_redis import connect
+from bot.store.ledger import Ledger
 from tests.conftest import BOT_TOKEN, REPO, SIGNING_SECRET, free_port, wait_until
 from tests.test_loop import EMAIL
 

@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 import redis
 
-from bot import blocks
-from bot.board import Verdict
+from bot.app.wiring import build_runtime
 from bot.client import Client
-from bot.decisions import decide, make_decision
-from bot.runtime import Runtime, activate, build_runtime
+from bot.review.decide import decide, make_decision
+from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
+from bot.slack.surfaces import blocks
+from bot.store.review_state import Verdict
 from scoring.models import Outcome
 from scoring.policy import parse_policy
 from tests.conftest import wait_until, work

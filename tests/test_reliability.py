@@ -11,17 +11,17 @@ from typing import Any
 import redis
 from rq.job import JobStatus
 
-from bot import blocks
+from bot.app.worker import ensure_tick
 from bot.client import Client
-from bot.decisions import decide, enqueue_execute, make_decision
-from bot.jobs import execute
-from bot.liveness import is_running
-from bot.pacing import ChannelPacer, PacedWebClient
-from bot.reconcile import reconcile
+from bot.review.decide import decide, enqueue_execute, make_decision
+from bot.review.phases import execute
+from bot.review.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
-from bot.worker import ensure_tick
+from bot.slack.surfaces import blocks
+from bot.slack.web_api import ChannelPacer, PacedWebClient
+from bot.store.job_liveness import is_running
 from scoring.models import Outcome
 from tests.conftest import wait_until, work
 from tests.test_loop import EMAIL, TAG, card_for
@@ -147,7 +147,7 @@ def test_decided_keys_expire_but_the_ledger_keeps_the_decision(runtime: Runtime,
 
 def test_a_job_started_by_a_dead_worker_is_not_running(runtime: Runtime) -> None:
     """RQ says "started" until it notices; handoff checks the worker's process on this host."""
-    job = runtime.queue("execute").enqueue("bot.jobs.execute", "p-1", job_id="execute-p-1")
+    job = runtime.queue("execute").enqueue("bot.review.phases.execute", "p-1", job_id="execute-p-1")
     assert not is_running(runtime.redis, job), "a queued job is not running"
     job.set_status(JobStatus.STARTED)
     job.worker_name = "handoff-test-worker"

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.ledger import Ledger
-from bot.replay import replay, tune
+from bot.insights.replay import replay, tune
+from bot.store.ledger import Ledger
 from scoring.models import Assessment, Outcome, Route, Signal, SignalKind
 from scoring.rerouting import reroute
 from scoring.tuning import Example, certify

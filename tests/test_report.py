@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.ledger import Ledger
-from bot.promotions import effective_level, graduate
-from bot.report import build_report, format_report, status_line
+from bot.insights.report import build_report, format_report, status_line
+from bot.review.graduation import effective_level, graduate
+from bot.store.ledger import Ledger
 from scoring.models import Outcome, Route
 from scoring.policy import Level
 from tests.ledger_history import add, policy

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot import blocks, cards, edits, material, modals
 from bot.sandbox.slack_checks import check_blocks, check_text, check_view
+from bot.slack.surfaces import blocks, cards, edits, modals, source_material
 from scoring.models import Action, Decision, Outcome, Proposal
 from scoring.policy import Category, Level
 from tests.factories import EMAIL, INJECTION, assessment, huge, many_args, nested, proposal
@@ -73,8 +73,8 @@ def surfaces(p: Proposal) -> dict[str, tuple[Any, Callable[[Any], list[str]]]]:
         "alternative": (modals.alternative_modal("p", p, channel="C0"), check_view),
         "redirect": (modals.redirect_modal("p", p, channel="C0"), check_view),
     }
-    for number in range(len(material.context_pages(p))):
-        found[f"context page {number + 1}"] = (material.context_modal("p", p, page=number), check_view)
+    for number in range(len(source_material.context_pages(p))):
+        found[f"context page {number + 1}"] = (source_material.context_modal("p", p, page=number), check_view)
     return found
 
 
@@ -89,8 +89,8 @@ def test_every_surface_stays_within_slacks_limits(name: str) -> None:
 def test_full_context_pages_hold_every_character(name: str) -> None:
     """Nothing is silently cut: the full-context pages, read in order, give back every piece exactly."""
     p = EXTREMES[name]()
-    texts = [t for page in material.context_pages(p) for t in page]
-    for piece in material.everything(p):
+    texts = [t for page in source_material.context_pages(p) for t in page]
+    for piece in source_material.everything(p):
         parts = [t.partition("\n")[2] for t in texts if _heading(t.partition("\n")[0]) == piece.heading]
         rendered = "".join(_uncode(part) if piece.as_code else part for part in parts)
         assert _unescape(rendered) == piece.text, f"{name}: {piece.heading} is not complete"

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 import redis
 
-from bot import blocks, timers
+from bot.app.wiring import build_runtime
 from bot.client import Client
-from bot.decisions import decide, make_decision
-from bot.reconcile import reconcile
-from bot.runtime import Runtime, activate, build_runtime
+from bot.review import timers
+from bot.review.decide import decide, make_decision
+from bot.review.reconcile import reconcile
+from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
+from bot.slack.surfaces import blocks
 from scoring.models import Outcome
 from scoring.policy import parse_policy
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, free_port, wait_until, work

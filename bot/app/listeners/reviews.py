@@ -1,0 +1,207 @@
+"""Bolt listeners: ack first, take the reviewer from the payload's user, decide through the shared path.
+
+The reviewer is always `body["user"]["id"]` (Bolt has verified the signature); a button's value
+carries only the proposal id. Every decision, and every decision modal before it opens, is checked
+with `_authorized`. The App Home and `/handoff` listeners are in `bot.app.listeners.commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.app.listeners import commands
+from bot.review import authz, timers
+from bot.review.decide import decide, make_decision
+from bot.runtime import Runtime
+from bot.slack import messages
+from bot.slack.surfaces import blocks, edits, modals, source_material
+from scoring.models import Action, Outcome, Proposal
+
+log = logging.getLogger(__name__)
+ModalBuilder = Callable[[str, Proposal, str], dict[str, Any]]
+
+
+def is_allowed(runtime: Runtime, proposal_id: str, user: str) -> bool:
+    """Whether `user` may decide this proposal (see `bot.review.authz`): anyone when the category names no reviewers."""
+    return authz.permission(runtime, proposal_id, user).allowed
+
+
+def register(app: App, runtime: Runtime) -> None:
+    """Attach every listener handoff has to `app`."""
+
+    @app.action(blocks.APPROVE)
+    def approve(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        pid, user, channel = _click(body)
+        if not _authorized(runtime, pid, user, channel):
+            return
+        proposal = runtime.ledger.proposal(pid)
+        action = proposal.action if proposal else None
+        _decide(runtime, pid, Outcome.APPROVE, user=user, channel=channel, action=action)
+
+    def opener(build: ModalBuilder) -> Callable[[Ack, dict[str, Any]], None]:
+        def open_modal(ack: Ack, body: dict[str, Any]) -> None:
+            ack()
+            _open_decision_modal(runtime, body, build)
+
+        return open_modal
+
+    app.action(blocks.EDIT)(
+        opener(lambda pid, p, ch: edits.edit_modal(pid, p, runtime.policy.category(p.category), channel=ch))
+    )
+    app.action(blocks.REJECT)(
+        opener(
+            lambda pid, p, ch: modals.reject_modal(
+                pid, p, reasons=runtime.policy.reject_reasons_for(p.category), channel=ch
+            )
+        )
+    )
+    app.action(blocks.ALTERNATIVE)(opener(lambda pid, p, ch: modals.alternative_modal(pid, p, channel=ch)))
+    app.action(blocks.REDIRECT)(opener(lambda pid, p, ch: modals.redirect_modal(pid, p, channel=ch)))
+
+    @app.action(blocks.FULL_CONTEXT)
+    def full_context(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        pid, _, _ = _click(body)
+        proposal = runtime.ledger.proposal(pid)
+        if proposal is not None:
+            runtime.slack.views_open(trigger_id=body["trigger_id"], view=source_material.context_modal(pid, proposal))
+
+    @app.action(blocks.CONTEXT_PREVIOUS)
+    @app.action(blocks.CONTEXT_NEXT)
+    def turn_page(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        view = body.get("view") or {}
+        proposal = runtime.ledger.proposal(str(view.get("private_metadata", "")))
+        page = str(body["actions"][0].get("value", "0"))
+        if proposal is not None and view.get("id") and page.isdigit():
+            modal = source_material.context_modal(view["private_metadata"], proposal, page=int(page))
+            runtime.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=modal)
+
+    @app.view(blocks.REJECT_MODAL)
+    def reject_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        pid, channel, user, values = _submission(body)
+        proposal = runtime.ledger.proposal(pid)
+        reasons = runtime.policy.reject_reasons_for(proposal.category) if proposal else []
+        reason, errors = modals.parse_reject(values, reasons)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if _authorized(runtime, pid, user, channel):
+            _decide(runtime, pid, Outcome.REJECT, user=user, channel=channel, comment=reason)
+
+    @app.view(blocks.EDIT_MODAL)
+    def edit_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        pid, channel, user, values = _submission(body)
+        proposal = runtime.ledger.proposal(pid)
+        if proposal is None:
+            ack()
+            return
+        args, errors = edits.parse_edit(values, proposal, runtime.policy.category(proposal.category))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if _authorized(runtime, pid, user, channel):
+            note = edits.note_of(values)
+            if _same(args, proposal.action.args):
+                _decide(runtime, pid, Outcome.APPROVE, user=user, channel=channel, action=proposal.action, comment=note)
+            else:
+                action = Action(name=proposal.action.name, args=args)
+                _decide(runtime, pid, Outcome.EDIT, user=user, channel=channel, action=action, comment=note)
+
+    @app.view(blocks.ALTERNATIVE_MODAL)
+    def alternative_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        pid, channel, user, values = _submission(body)
+        proposal = runtime.ledger.proposal(pid)
+        if proposal is None:
+            ack()
+            return
+        alternative, errors = modals.parse_alternative(values, proposal)
+        if alternative is None:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if _authorized(runtime, pid, user, channel):
+            note = edits.note_of(values)
+            comment = f"{alternative.summary} ({note})" if note else alternative.summary
+            action = alternative.action
+            _decide(runtime, pid, Outcome.ALTERNATIVE, user=user, channel=channel, action=action, comment=comment)
+
+    @app.view(blocks.REDIRECT_MODAL)
+    def redirect_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        pid, channel, user, values = _submission(body)
+        redirect, errors = modals.parse_redirect(values)
+        if redirect is None:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if not _authorized(runtime, pid, user, channel):
+            return
+        if redirect.kind == "agent":
+            _decide(runtime, pid, Outcome.REDIRECT, user=user, channel=channel, comment=redirect.target)
+        elif _still_open(runtime, pid, user, channel) and redirect.kind == "person":
+            timers.restart_chain(runtime, pid, redirect.target)  # reminders now go to them, and they may decide
+            messages.hand_to_person(runtime, pid, person=redirect.target, by=user)
+        elif _still_open(runtime, pid, user, channel):
+            messages.hand_to_channel(runtime, pid, channel=redirect.target, by=user)
+
+    commands.register(app, runtime, is_allowed=is_allowed)
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, str]:
+    action = body["actions"][0]
+    channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
+    return str(action.get("value", "")), str(body["user"]["id"]), str(channel)
+
+
+def _submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
+    """(proposal id, card channel, reviewer, input values) of a submitted decision modal."""
+    view = body["view"]
+    pid, channel = modals.split_metadata(str(view.get("private_metadata", "")))
+    return pid, channel, str(body["user"]["id"]), view.get("state", {}).get("values", {})
+
+
+def _open_decision_modal(runtime: Runtime, body: dict[str, Any], build: ModalBuilder) -> None:
+    """Open a decision modal right after the ack (trigger ids live 3 s), if the clicker may decide."""
+    pid, user, channel = _click(body)
+    if not _authorized(runtime, pid, user, channel) or not _still_open(runtime, pid, user, channel):
+        return
+    proposal = runtime.ledger.proposal(pid)
+    if proposal is not None:
+        runtime.slack.views_open(trigger_id=body["trigger_id"], view=build(pid, proposal, channel))
+
+
+def _same(args: dict[str, Any], original: dict[str, Any]) -> bool:
+    """Equal including types (1 is not 1.0, True is not 1), as the agent would see them."""
+    return json.dumps(args, sort_keys=True, default=str) == json.dumps(original, sort_keys=True, default=str)
+
+
+def _authorized(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
+    """True when `user` may decide `pid`; otherwise they get an ephemeral explanation and nothing changes."""
+    verdict = authz.permission(runtime, pid, user)
+    if not verdict.allowed and channel:
+        runtime.slack.chat_postEphemeral(channel=channel, user=user, text=verdict.reason)
+    return verdict.allowed
+
+
+def _still_open(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
+    standing = runtime.ledger.decision(pid)
+    if standing is None:
+        return True
+    if channel:
+        messages.tell_already_decided(runtime, channel=channel, user=user, decision=standing)
+    return False
+
+
+def _decide(runtime: Runtime, pid: str, outcome: Outcome, *, user: str, channel: str, **fields: Any) -> None:
+    decision = make_decision(runtime, pid, outcome, reviewer=user, **fields)
+    result = decide(runtime, decision)
+    if not result.won and channel:
+        authz.tell(runtime, channel=channel, user=user, result=result)  # refused, counted toward quorum, or late

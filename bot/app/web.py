@@ -1,0 +1,163 @@
+"""The web process: the Bolt app on `POST /slack/events`, plus `GET /healthz` and `GET /metrics`.
+
+`build_app` constructs the Bolt app from a runtime; `wsgi_app` wraps it with the health and
+metrics routes; `serve` runs it under gunicorn (threaded workers), or Socket Mode when an app
+token is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.app.listeners import flags, reviews
+from bot.insights.metrics import render_metrics
+from bot.runtime import Runtime
+from bot.settings import SettingsError
+
+log = logging.getLogger(__name__)
+LISTENER_THREADS = 32
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def build_app(runtime: Runtime) -> App:
+    """The Bolt app: signature verification always on, listeners from `bot.app.listeners.reviews`."""
+    if not runtime.settings.slack_bot_token.get_secret_value():
+        raise SettingsError("SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-…) from your Slack app")
+    secret = runtime.settings.slack_signing_secret.get_secret_value()
+    if not secret:
+        raise SettingsError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")
+    app = App(
+        client=runtime.slack,
+        signing_secret=secret,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+        # Bolt's default pool of 5 threads makes concurrent clicks queue for their ack.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="handoff-listener"),
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        kind = body.get("type") if isinstance(body, dict) else None
+        log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
+        return BoltResponse(status=500, body="")
+
+    reviews.register(app, runtime)
+    flags.register(app, runtime)
+    return app
+
+
+def wsgi_app(runtime: Runtime, *, slack_events: bool = True) -> WSGIApp:
+    """The WSGI application gunicorn serves; without `slack_events` (Socket Mode) only health and metrics."""
+    slack_handler = SlackRequestHandler(build_app(runtime)) if slack_events else None
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/slack/events" and method == "POST" and slack_handler is not None:
+            return slack_handler(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            status, body = _health(runtime)
+            return _respond(start_response, status, json.dumps(body), "application/json")
+        if path == "/metrics" and method == "GET":
+            return _respond(start_response, "200 OK", render_metrics(runtime), "text/plain; version=0.0.4")
+        return _respond(start_response, "404 Not Found", "not found\n", "text/plain")
+
+    return application
+
+
+def _health(runtime: Runtime) -> tuple[str, dict[str, Any]]:
+    checks: dict[str, Any] = {}
+    try:
+        checks["redis"] = bool(runtime.redis.ping())
+    except Exception as exc:  # health must answer, whatever is broken
+        checks["redis"] = f"error: {type(exc).__name__}"
+    try:
+        checks["ledger"] = runtime.ledger.counts()["proposals"] >= 0
+    except Exception as exc:
+        checks["ledger"] = f"error: {type(exc).__name__}"
+    ok = all(v is True for v in checks.values())
+    return ("200 OK" if ok else "503 Service Unavailable"), {"ok": ok, **checks}
+
+
+def _respond(start_response: StartResponse, status: str, body: str, content_type: str) -> list[bytes]:
+    data = body.encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 16) -> None:  # noqa: S104
+    """Run the web process until stopped: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+    app_token = runtime.settings.slack_app_token.get_secret_value()
+    if app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        health = LocalServer(wsgi_app(runtime, slack_events=False), host=host, port=port)
+        log.info("connecting to Slack in Socket Mode; /healthz and /metrics on %s", health.url)
+        SocketModeHandler(build_app(runtime), app_token).start()  # type: ignore[no-untyped-call]
+        return
+    _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LocalServer:
+    """A threaded WSGI server in a daemon thread: the demo's and the tests' web app on a free loopback port,
+    and the health and metrics routes in Socket Mode. Slack's HTTP requests in production go to gunicorn."""
+
+    def __init__(self, application: WSGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = make_server(
+            host, port, application, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self._reach = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        self._thread = threading.Thread(target=self._server.serve_forever, name="handoff-web", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL to reach it from this machine, e.g. http://127.0.0.1:54321."""
+        return f"http://{self._reach}:{self._server.server_port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _gunicorn(application: WSGIApp, *, bind: str, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": bind,
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": threads,
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "accesslog": None,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return application
+
+    _Server().run()

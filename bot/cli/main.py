@@ -1,0 +1,167 @@
+"""The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
+policy check.
+
+Bad input exits non-zero with one line on stderr that names what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bot.app.wiring import build_runtime
+from bot.cli import insights, score_eval
+from bot.client import Client, ProposalError, parse_proposal
+from bot.review.policy_file import load_policy
+from bot.runtime import Runtime
+from bot.settings import Settings, SettingsError
+from bot.store.embedded_redis import redis_url_for
+from bot.store.queues import QUEUES
+from scoring.policy import PolicyError
+
+EXIT_BAD_INPUT = 2
+EXIT_PENDING = 3
+
+
+class UsageError(ValueError):
+    """Input the command cannot use; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `handoff` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    default_level = "WARNING" if args.command == "demo" else "INFO"
+    level = os.environ.get("HANDOFF_LOG_LEVEL", default_level).upper()
+    if level not in logging.getLevelNamesMapping():
+        print(f"handoff: HANDOFF_LOG_LEVEL is {level!r}; use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for chatty in ("httpx", "httpx2", "anthropic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except (UsageError, ProposalError, PolicyError, SettingsError) as exc:
+        print(f"handoff {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `handoff export | head`: the reader left; that is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="handoff", description="Human review for AI agents, in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("web", help="serve Slack's requests on $PORT").set_defaults(func=run_web)
+    worker = sub.add_parser("worker", help="run assess and execute jobs")
+    worker.add_argument("--queue", action="append", choices=QUEUES, help="listen on this queue only")
+    worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    worker.set_defaults(func=run_worker)
+    demo = sub.add_parser("demo", help="run the whole loop locally against simulated Slack and Claude")
+    demo.add_argument("--interactive", action="store_true", help="decide each escalation yourself")
+    demo.set_defaults(func=run_demo)
+    submit = sub.add_parser("submit", help="submit a proposal (JSON file, or - for stdin)")
+    submit.add_argument("file")
+    submit.add_argument("--wait", action="store_true", help="wait for the decision and print it as JSON")
+    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait (default 3600)")
+    submit.set_defaults(func=run_submit)
+    score_eval.add_arguments(sub)
+    insights.add_arguments(sub)
+    policy = sub.add_parser("policy", help="policy tools")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = policy_sub.add_parser("check", help="validate a policy file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=run_policy_check)
+    return parser
+
+
+def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
+    url = stack.enter_context(redis_url_for(settings.redis_url, settings.data_dir))
+    return build_runtime(settings, redis_url=url)
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from bot.app.web import serve
+
+    settings = Settings.from_env()
+    with ExitStack() as stack:
+        serve(_runtime(stack, settings), port=settings.port)
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from bot.app.worker import run_worker as work
+
+    settings = Settings.from_env()
+    if not settings.slack_bot_token.get_secret_value():
+        raise SettingsError("SLACK_BOT_TOKEN is not set; the worker posts review cards with it")
+    queues = tuple(args.queue) if args.queue else QUEUES
+    with ExitStack() as stack:
+        work(_runtime(stack, settings), queues=queues, burst=args.burst)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from bot.app.demo import run_demo as demo
+
+    return int(demo(interactive=args.interactive))
+
+
+def read_json_input(name: str) -> Any:
+    """Read one JSON document from a file or stdin ('-'), with errors that say what to fix."""
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read ({exc.strerror}); pass a JSON file or - for stdin") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: byte {exc.start} is not valid UTF-8; send UTF-8 JSON") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    data = read_json_input(args.file)
+    if not isinstance(data, dict):
+        raise UsageError(f"{args.file}: expected one JSON object (a proposal)")
+    policy = load_policy(settings.policy_path, explicit=settings.policy_path != Path("policy.yaml"))
+    parse_proposal(data, policy=policy)
+    with redis_url_for(settings.redis_url, settings.data_dir) as url:
+        client = Client.from_url(url, policy=policy)
+        pid = client.submit(data)
+        if not args.wait:
+            print(json.dumps({"proposal_id": pid, "status": "submitted"}))
+            return 0
+        decision = client.wait(pid, args.timeout)
+    if decision is None:
+        print(json.dumps({"proposal_id": pid, "outcome": None, "status": "pending"}))
+        print(f"handoff submit: no decision for {pid} within {args.timeout:g}s; it is still pending", file=sys.stderr)
+        return EXIT_PENDING
+    print(decision.model_dump_json())
+    return 0
+
+
+def run_policy_check(args: argparse.Namespace) -> int:
+    policy = load_policy(args.file)
+    print(f"{args.file}: ok, {len(policy.categories)} categories, version {policy.version}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Prometheus text exposition of handoff's state: queues, pending reviews, waits, overrides, LLM spend.
+
+Each scrape runs a few GROUP BY aggregates over the ledger; counters are totals since the ledger began.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.insights.report import WAIT_FROM, WAIT_SECONDS
+from bot.review.graduation import JOINS, LABELLED, OVERRIDE
+from bot.runtime import Runtime
+from bot.store.queues import QUEUES
+
+BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
+_BUCKET_SUMS = ", ".join(f"SUM(s <= {b})" for b in BUCKETS)
+_WAITS = f"""
+SELECT category, {_BUCKET_SUMS}, COUNT(*), SUM(s)
+FROM (SELECT p.category AS category, {WAIT_SECONDS} AS s {WAIT_FROM}) GROUP BY 1
+"""  # noqa: S608 - constants only
+_PER_CATEGORY = f"""
+SELECT p.category, SUM(a.route = 'escalate'), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL),
+       SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd) {JOINS} GROUP BY 1
+"""
+_COUNTERS = (
+    ("handoff_escalations_total", "Proposals sent to a human before acting, by category."),
+    ("handoff_overrides_total", "Human decisions other than approve, and flags, by category."),
+    ("handoff_flags_total", "Actions flagged as wrong after running unreviewed, by category."),
+    ("handoff_llm_calls_total", "LLM calls made by the soft signals, by category."),
+    ("handoff_llm_tokens_total", "LLM tokens (input and output) used by the soft signals, by category."),
+    ("handoff_llm_cost_usd_total", "Estimated LLM cost in US dollars, by category."),
+)
+
+
+def label(value: str) -> str:
+    """A label value escaped for the text format (backslash, double quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_metrics(runtime: Runtime) -> str:
+    """The current figures in Prometheus' text format (version 0.0.4)."""
+    db = runtime.ledger.db
+    lines = _family("handoff_queue_depth", "gauge", "Jobs waiting in each RQ queue.")
+    lines += [f'handoff_queue_depth{{queue="{name}"}} {runtime.queue(name).count}' for name in QUEUES]
+    lines += _family("handoff_pending_reviews", "gauge", "Escalated proposals waiting for a human decision.")
+    lines.append(f"handoff_pending_reviews {len(runtime.ledger.pending_ids())}")
+    lines += _family("handoff_decisions_total", "counter", "Decisions recorded in the ledger, by outcome.")
+    outcomes = runtime.ledger.outcome_counts()
+    lines += [f'handoff_decisions_total{{outcome="{label(o)}"}} {n}' for o, n in sorted(outcomes.items())]
+    lines += _waits(db.execute(_WAITS).fetchall())
+    rows = db.execute(_PER_CATEGORY).fetchall()
+    for index, (name, help_text) in enumerate(_COUNTERS, start=1):
+        lines += _family(name, "counter", help_text)
+        lines += [f'{name}{{category="{label(row[0])}"}} {_number(row[index])}' for row in rows]
+    lines += _family("handoff_escalation_steps_total", "counter", "Reminders and escalations, by category and kind.")
+    steps = db.execute(
+        "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id"
+        " GROUP BY 1, 2"
+    ).fetchall()
+    lines += [f'handoff_escalation_steps_total{{category="{label(c)}",kind="{label(k)}"}} {n}' for c, k, n in steps]
+    return "\n".join(lines) + "\n"
+
+
+def _waits(rows: Iterable[tuple[object, ...]]) -> list[str]:
+    name = "handoff_time_to_decision_seconds"
+    lines = _family(name, "histogram", "Seconds from an escalation's card to its decision, by category.")
+    for row in rows:
+        category = label(str(row[0]))
+        for bound, count in zip(BUCKETS, row[1 : 1 + len(BUCKETS)], strict=True):
+            lines.append(f'{name}_bucket{{category="{category}",le="{bound}"}} {_number(count)}')
+        total, seconds = row[1 + len(BUCKETS)], row[2 + len(BUCKETS)]
+        lines.append(f'{name}_bucket{{category="{category}",le="+Inf"}} {_number(total)}')
+        lines.append(f'{name}_sum{{category="{category}"}} {_number(seconds)}')
+        lines.append(f'{name}_count{{category="{category}"}} {_number(total)}')
+    return lines
+
+
+def _family(name: str, kind: str, help_text: str) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "0"
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return str(value)

@@ -1,0 +1,203 @@
+"""`handoff report`: per-category figures a team can steer by, computed by aggregates inside SQLite.
+
+Every figure comes from a GROUP BY over the ledger (a handful of queries, whatever its size); the
+Python side only turns counts into rates, bounds, quantiles and the graduation verdict.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.review.graduation import JOINS, LABELLED, OVERRIDE, effective_level, verdict_for
+from bot.review.policy_file import load_policy
+from bot.store.ledger import Ledger
+from scoring.policy import Policy
+from scoring.stats import quantile_from_histogram, wilson_upper
+
+PER_CATEGORY = f"""
+SELECT p.category AS category,
+       COUNT(*) AS volume,
+       SUM(a.route = 'escalate') AS escalated,
+       SUM(a.route = 'auto') AS auto,
+       SUM(a.route = 'review_after') AS review_after,
+       SUM(a.route = 'auto' AND a.audit = 0) AS unseen,
+       SUM(a.audit) AS audited,
+       SUM(a.route = 'escalate' AND d.proposal_id IS NULL) AS pending,
+       SUM({LABELLED}) AS labelled,
+       SUM({LABELLED} AND {OVERRIDE}) AS overrides,
+       SUM(f.proposal_id IS NOT NULL) AS flags,
+       SUM(a.llm_calls) AS llm_calls,
+       SUM(a.cost_usd) AS cost_usd
+{JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)}
+GROUP BY p.category
+"""
+DECISION_MIX = (
+    "SELECT p.category, d.outcome, COUNT(*) FROM decisions d JOIN proposals p ON p.id = d.proposal_id GROUP BY 1, 2"
+)
+# Seconds from the card (or, without one, from storing the proposal) to the decision, for escalated proposals.
+WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
+WAIT_FROM = (
+    "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
+    " LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate'"
+)
+# Exact to the second under 10 minutes, to the minute under 10 hours, to the hour beyond: few groups, any size.
+WAIT_HISTOGRAM = f"""
+SELECT category, CASE WHEN s < 600 THEN CAST(s AS INTEGER) WHEN s < 36000 THEN CAST(s / 60 AS INTEGER) * 60
+                      ELSE CAST(s / 3600 AS INTEGER) * 3600 END AS bucket, COUNT(*)
+FROM (SELECT p.category AS category, {WAIT_SECONDS} AS s {WAIT_FROM})
+GROUP BY 1, 2
+"""  # noqa: S608 - constants only
+ESCALATION_STEPS = (
+    "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id GROUP BY 1, 2"
+)
+
+
+def build_report(
+    ledger: Ledger, policy: Policy | None = None, *, now: datetime | None = None, verify: bool = True
+) -> dict[str, Any]:
+    """Every figure of `handoff report` as plain data, per category and for the whole deployment.
+
+    Without `policy` the packaged example policy is used; without `now`, the current time.
+    """
+    policy = policy or load_policy(Path("policy.yaml"), explicit=False)
+    now = now or datetime.now(UTC)
+    mix: dict[str, dict[str, int]] = defaultdict(dict)
+    for category, outcome, n in ledger.db.execute(DECISION_MIX):
+        mix[category][outcome] = n
+    waits: dict[str, dict[float, int]] = defaultdict(dict)
+    for category, bucket, n in ledger.db.execute(WAIT_HISTOGRAM):
+        waits[category][float(bucket)] = n
+    steps: dict[str, dict[str, int]] = defaultdict(dict)
+    for category, kind, n in ledger.db.execute(ESCALATION_STEPS):
+        steps[category][kind] = n
+    rows = {row["category"]: row for row in ledger.db.query(PER_CATEGORY)}
+    names = sorted(set(rows) | set(policy.categories))
+    categories = [
+        _category(ledger, policy, name, rows.get(name, {}), mix[name], waits[name], steps[name], now=now)
+        for name in names
+    ]
+    totals = {key: sum(c[key] for c in categories) for key in ("volume", "auto", "review_after", "escalated")}
+    report: dict[str, Any] = {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "policy_version": policy.version,
+        "status": status_line(totals["auto"], totals["review_after"], totals["escalated"]),
+        "totals": totals,
+        "categories": categories,
+    }
+    if verify:
+        report["chain_ok"] = ledger.verify_chain()
+    return report
+
+
+def _category(
+    ledger: Ledger,
+    policy: Policy,
+    name: str,
+    row: Any,
+    mix: dict[str, int],
+    waits: dict[float, int],
+    steps: dict[str, int],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    count = {key: int(row.get(key) or 0) for key in PER_CATEGORY_KEYS}
+    labelled, overrides = count["labelled"], count["overrides"]
+    assessed = count["escalated"] + count["auto"] + count["review_after"]
+    rules = policy.category(name)
+    verdict = verdict_for(ledger, policy, name, now=now) if rules else None
+    return {
+        "category": name,
+        "level": rules.level.value if rules else None,
+        "effective_level": effective_level(ledger, policy, name).value if rules else None,
+        **count,
+        "cost_usd": round(float(row.get("cost_usd") or 0.0), 6),
+        "escalation_rate": _share(count["escalated"], assessed),
+        "acting_unreviewed": _share(count["auto"] + count["review_after"], assessed),
+        "unseen": _share(count["unseen"], assessed),
+        "override_rate": _share(overrides, labelled),
+        "override_upper95": round(wilson_upper(overrides, labelled), 6) if labelled else None,
+        "decisions": dict(sorted(mix.items())),
+        "time_to_decision_s": {
+            "count": sum(waits.values()),
+            "median": quantile_from_histogram(waits, 0.5),
+            "p90": quantile_from_histogram(waits, 0.9),
+        },
+        "escalation_steps": dict(sorted(steps.items())),
+        "graduation": verdict.as_dict() if verdict else {"state": "unknown_category", "reason": "not in the policy"},
+    }
+
+
+PER_CATEGORY_KEYS = (
+    "volume",
+    "escalated",
+    "auto",
+    "review_after",
+    "unseen",
+    "audited",
+    "pending",
+    "labelled",
+    "overrides",
+    "flags",
+    "llm_calls",
+)
+
+
+def status_line(auto: int, review_after: int, escalated: int) -> str:
+    """The deployment in one sentence, e.g. "94% autonomous with review-after on the remaining 6%"."""
+    total = auto + review_after + escalated
+    if total == 0:
+        return "no assessed proposals yet"
+    a, r = round(100 * auto / total), round(100 * review_after / total)
+    if escalated == 0:
+        return f"{a}% autonomous with review-after on the remaining {100 - a}%" if review_after else "100% autonomous"
+    if review_after == 0:
+        return f"{a}% autonomous with approval before acting on the remaining {100 - a}%"
+    return f"{a}% autonomous, review-after on {r}%, approval before acting on {100 - a - r}%"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as text for a person: one table row per category, then each graduation reason."""
+    header = (
+        f"{'category':<20} {'level':<15} {'volume':>7} {'escal.':>7} {'unrev.':>7} {'override':>9} {'≤95%':>7}"
+        f" {'median':>7} {'p90':>7}  graduation"
+    )
+    lines = [report["status"], "", header]
+    for c in report["categories"]:
+        wait = c["time_to_decision_s"]
+        level = c["effective_level"] or "-"
+        if c["level"] and c["effective_level"] != c["level"]:
+            level += "*"
+        lines.append(
+            f"{c['category']:<20} {level:<15} {c['volume']:>7} {_fmt_pct(c['escalation_rate']):>7}"
+            f" {_fmt_pct(c['acting_unreviewed']):>7} {_fmt_pct(c['override_rate']):>9}"
+            f" {_fmt_pct(c['override_upper95']):>7} {_fmt_s(wait['median']):>7} {_fmt_s(wait['p90']):>7}"
+            f"  {c['graduation'].get('recommendation', '-')}"
+        )
+    lines.append("")
+    for c in report["categories"]:
+        mix = ", ".join(f"{k} {v}" for k, v in c["decisions"].items()) or "no decisions"
+        lines.append(f"{c['category']}: {mix}; {c['graduation']['state']}: {c['graduation']['reason']}")
+    if any(c["level"] and c["effective_level"] != c["level"] for c in report["categories"]):
+        lines.append("* level changed by an applied promotion or demotion (see `handoff graduate`)")
+    if "chain_ok" in report:
+        lines.append(f"ledger hash chain {'intact' if report['chain_ok'] else 'BROKEN'}")
+    return "\n".join(lines)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"

@@ -1,0 +1,142 @@
+"""RQ job functions: phase one `assess`, phase two `execute`. Module-level, plain ids as arguments.
+
+No job waits for a human: `assess` ends once the card is posted (or policy decided), and the
+decision, whoever takes it, enqueues `execute` under a deterministic id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.app.listeners import flags
+from bot.review import timers
+from bot.review.assess import assess_proposal
+from bot.review.decide import decide, decision_for, enqueue_execute
+from bot.review.graduation import effective_policy
+from bot.review.history import category_history
+from bot.runtime import Runtime, current
+from bot.slack import messages
+from bot.slack.surfaces.blocks import escape
+from scoring.models import Decision, Outcome, Proposal, Route
+
+log = logging.getLogger(__name__)
+EXECUTION_CLAIM_TTL = 30 * 86400
+
+
+def assess(proposal_id: str) -> str:
+    """Store, score and route a submitted proposal; idempotent, so a retry after a crash is safe."""
+    runtime = current()
+    proposal = _stored_proposal(runtime, proposal_id)
+    if proposal is None:
+        log.warning("assess: proposal %s is neither in Redis nor in the ledger", proposal_id)
+        runtime.board.done_with_inbox(proposal_id)
+        return "missing"
+    assessment = runtime.ledger.assessment(proposal_id) or runtime.ledger.record_assessment(
+        assess_proposal(
+            proposal,
+            proposal_id,
+            policy=effective_policy(runtime.ledger, runtime.policy, proposal.category),
+            now=datetime.now(UTC),
+            llm=runtime.llm,
+            history=category_history(runtime, proposal.category),
+        )
+    )
+    if runtime.ledger.decision(proposal_id) is None:
+        if assessment.route is Route.ESCALATE:
+            runtime.board.open_review(proposal_id)
+            messages.post_card(runtime, proposal_id, proposal, assessment)
+            timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
+        else:
+            decision = decision_for(
+                proposal_id,
+                proposal,
+                assessment,
+                Outcome.AUTO,
+                reviewer=f"policy:{assessment.level}",
+                action=proposal.action,
+            )
+            _decide_by_policy(runtime, decision)
+    runtime.board.done_with_inbox(proposal_id)
+    return assessment.route.value
+
+
+def _decide_by_policy(runtime: Runtime, decision: Decision) -> None:
+    """Decide through the shared path, then run phase two in this job instead of queueing a second one."""
+    proposal_id = decision.proposal_id
+    runtime.board.open_review(proposal_id)
+    if not decide(runtime, decision, enqueue=False).won:
+        return
+    try:
+        execute(proposal_id)
+    except Exception:  # Slack down, say: phase two gets its own retried job instead
+        log.exception("phase two of %s failed inline; queueing it", proposal_id)
+        enqueue_execute(runtime, proposal_id)
+
+
+def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
+    stored = runtime.ledger.proposal(proposal_id)
+    if stored is not None:
+        return stored
+    envelope = runtime.board.get_proposal(proposal_id)
+    if envelope is None:
+        return None
+    proposal = Proposal.model_validate(envelope["proposal"])
+    runtime.ledger.record_proposal(proposal_id, proposal, submitted_at=envelope["submitted_at"])
+    return proposal
+
+
+def execute(proposal_id: str) -> str:
+    """Phase two: finalize the card and run the proposal's callback at most once."""
+    runtime = current()
+    proposal = runtime.ledger.proposal(proposal_id)
+    decision = runtime.ledger.decision(proposal_id)
+    if proposal is None or decision is None:
+        log.warning("execute: %s has no recorded proposal or decision", proposal_id)
+        return "missing"
+    messages.finalize_card(runtime, proposal_id, proposal, decision)
+    flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id))
+    if runtime.ledger.execution(proposal_id) is not None:
+        return "done"
+    status, detail = _run_callback(runtime, proposal, decision)
+    runtime.ledger.record_execution(proposal_id, status=status, detail=detail)
+    if status != "skipped":
+        messages.reply_in_thread(runtime, proposal_id, f"Execution {status}: {escape(detail[:500])}")
+    return status
+
+
+def report_execution(proposal_id: str, ok: bool, detail: str) -> str:
+    """Record how the agent's own run of a decided action went, and say so in the card's thread (once)."""
+    runtime = current()
+    if runtime.ledger.proposal(proposal_id) is None:
+        log.warning("report_execution: no proposal %s in the ledger", proposal_id)
+        return "missing"
+    if not runtime.redis.set(f"handoff:exec-report:{proposal_id}", "1", nx=True, ex=EXECUTION_CLAIM_TTL):
+        return "duplicate"
+    status = "ok" if ok else "error"
+    runtime.ledger.record_execution(proposal_id, status=status, detail=detail)
+    messages.report_execution(runtime, proposal_id, ok=ok, detail=detail)
+    return status
+
+
+def _run_callback(runtime: Runtime, proposal: Proposal, decision: Decision) -> tuple[str, str]:
+    if not proposal.callback:
+        return "skipped", "no callback: the agent runs the decided action itself"
+    if not decision.executes:
+        return "skipped", f"outcome {decision.outcome.value}: nothing to execute"
+    claim = f"handoff:exec-claim:{decision.proposal_id}"
+    if not runtime.redis.set(claim, "1", nx=True, ex=EXECUTION_CLAIM_TTL):
+        return "skipped", "already claimed by an earlier run of this job"
+    try:
+        result = _load(proposal.callback)(decision)
+    except Exception as exc:  # the agent's code: any failure is recorded, never retried blindly
+        log.exception("callback %s failed for %s", proposal.callback, decision.proposal_id)
+        return "error", f"{type(exc).__name__}: {exc}"
+    return "ok", str(result) if result is not None else "ok"
+
+
+def _load(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,115 @@
+"""Reconcile: make Redis and the queues agree with the ledger, the durable source of truth.
+
+Runs when a worker starts and periodically after. It re-enqueues proposals whose `assess` job was
+lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews Redis forgot,
+restores decided state and streams from the ledger, and enqueues phase two for decided proposals
+that have not run it. It also starts the escalation chain of a posted card that has none, restores
+approvals toward a quorum, and re-schedules every timer the ledger still owes (one past due fires at
+once), so no reminder, escalation or expiry is lost with Redis. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from rq.job import Job, JobStatus
+
+from bot.review import timers
+from bot.review.decide import action_fingerprint, enqueue_execute
+from bot.runtime import Runtime
+from bot.slack.messages import card_claim_key
+from bot.store.job_liveness import is_running
+from bot.store.queues import assess_job_id, enqueue_assess
+
+log = logging.getLogger(__name__)
+REPUBLISH_WINDOW = timedelta(days=7)
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@dataclass
+class Report:
+    """What one reconcile pass repaired."""
+
+    reassessed: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    reexecuted: list[str] = field(default_factory=list)
+    republished: int = 0
+    rescheduled: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.reassessed or self.reopened or self.reexecuted or self.republished or self.rescheduled)
+
+
+def reconcile(runtime: Runtime) -> Report:
+    """One pass over the inbox, the pending reviews and the unexecuted decisions."""
+    report = Report()
+    if runtime.board.lost_memory():
+        report.republished = _republish_recent(runtime)
+    for pid in runtime.board.inbox():
+        if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
+            runtime.board.done_with_inbox(pid)
+        elif not _assess_alive(runtime, pid):
+            _reassess(runtime, pid)
+            report.reassessed.append(pid)
+    for pid in runtime.ledger.pending_ids():
+        decided = runtime.board.decided(pid)
+        if decided is not None:  # decided in Redis, but the deciding process died before the ledger write
+            runtime.ledger.record_decision(decided)
+            continue
+        if not runtime.board.is_pending(pid):
+            runtime.board.open_review(pid)
+            _restore_approvers(runtime, pid)
+            report.reopened.append(pid)
+        if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
+            timers.start_chain(runtime, pid)
+        if runtime.ledger.card(pid) is None and not _assess_alive(runtime, pid):
+            _reassess(runtime, pid)
+            report.reassessed.append(pid)
+    for pid in runtime.ledger.unexecuted_ids():
+        decision = runtime.ledger.decision(pid)
+        if decision is not None:
+            runtime.board.restore_decided(decision)
+            enqueue_execute(runtime, pid)
+            report.reexecuted.append(pid)
+    report.rescheduled.extend(timers.ensure_jobs(runtime))
+    if report:
+        log.info("reconcile repaired: %s", report)
+    return report
+
+
+def _republish_recent(runtime: Runtime) -> int:
+    """Redis came back empty: put recent decisions back on their streams so late waiters still see them."""
+    since = (datetime.now(UTC) - REPUBLISH_WINDOW).isoformat(timespec="milliseconds")
+    restored = sum(runtime.board.restore_decided(d) for d in runtime.ledger.decisions_since(since))
+    runtime.board.remember()
+    log.warning("Redis had lost handoff's state; republished %d recent decisions from the ledger", restored)
+    return restored
+
+
+def _restore_approvers(runtime: Runtime, pid: str) -> None:
+    """Approvals of the proposed action toward a quorum, back from the ledger."""
+    proposal = runtime.ledger.proposal(pid)
+    if proposal is not None:
+        fingerprint = action_fingerprint(proposal.action)
+        runtime.board.restore_approvers(pid, fingerprint, runtime.ledger.approvals(pid, fingerprint))
+
+
+def _reassess(runtime: Runtime, pid: str) -> None:
+    """Enqueue `assess` again; a card claim left by the dead job is released first.
+
+    If the dead job's post did reach Slack, the proposal gets a second card: a duplicate card is
+    better than none, and both decide through the same exactly-once path.
+    """
+    runtime.redis.delete(card_claim_key(pid))
+    enqueue_assess(runtime.redis, pid)
+
+
+def _assess_alive(runtime: Runtime, pid: str) -> bool:
+    """True when an `assess` job for `pid` is waiting, or running on a worker that is still alive."""
+    serializer = runtime.queue("score").serializer
+    job = Job.fetch_many([assess_job_id(pid)], connection=runtime.redis, serializer=serializer)[0]
+    if job is None:
+        return False
+    return job.get_status(refresh=False) in _WAITING or is_running(runtime.redis, job)

@@ -1,0 +1,418 @@
+"""The SQLite ledger: the durable record of every proposal, assessment, card, decision and execution.
+
+This module owns every write. Each write happens inside `BEGIN IMMEDIATE` together with an entry in
+the append-only, hash-chained event log, so the log and the tables never disagree. Connections are
+per process and thread (SQLite connections must not cross a fork or be shared between threads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.store.migrations import migrate
+from scoring.models import Assessment, Decision, Proposal
+
+GENESIS = "0" * 64
+
+
+def utcnow() -> str:
+    """The current time as an ISO-8601 UTC string, the ledger's one time format."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Ledger:
+    """The one entry object for reading and writing the ledger file at `path`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            migrate(db)
+
+    # -- connection and transactions -------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (reopened after a fork)."""
+        pid = os.getpid()
+        if getattr(self._local, "pid", None) != pid:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = sqlite_utils.Database(conn)
+            self._local.pid = pid
+        db: sqlite_utils.Database = self._local.db
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite_utils.Database]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _event(self, db: sqlite_utils.Database, proposal_id: str, kind: str, body: dict[str, Any]) -> None:
+        row = db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        prev = row[0] if row else GENESIS
+        at = utcnow()
+        payload = json.dumps(body, sort_keys=True, default=str)
+        digest = _chain_hash(prev, proposal_id, kind, payload, at)
+        db.execute(
+            "INSERT INTO events (proposal_id, kind, body, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            [proposal_id, kind, payload, at, prev, digest],
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def record_proposal(self, proposal_id: str, proposal: Proposal, *, submitted_at: str) -> bool:
+        """Store a proposal once; returns False when it was already there (a resubmission)."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM proposals WHERE id = ?", [proposal_id]).fetchone():
+                return False
+            body = proposal.model_dump(mode="json")
+            db.execute(
+                "INSERT INTO proposals (id, category, agent, summary, body, submitted_at, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    proposal_id,
+                    proposal.category,
+                    proposal.agent,
+                    proposal.summary,
+                    json.dumps(body),
+                    submitted_at,
+                    utcnow(),
+                ],
+            )
+            self._event(db, proposal_id, "proposed", {"category": proposal.category})
+            return True
+
+    def record_assessment(self, assessment: Assessment) -> Assessment:
+        """Store the assessment of a proposal once; returns the stored one."""
+        with self._transaction() as db:
+            existing = self._assessment(db, assessment.proposal_id)
+            if existing is not None:
+                return existing
+            db.execute(
+                "INSERT INTO assessments (proposal_id, score, route, policy_version, body, assessed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    assessment.proposal_id,
+                    assessment.score,
+                    assessment.route.value,
+                    assessment.policy_version,
+                    assessment.model_dump_json(),
+                    utcnow(),
+                ],
+            )
+            fired = [s.name for s in assessment.fired()]
+            self._event(
+                db,
+                assessment.proposal_id,
+                "assessed",
+                {"score": assessment.score, "route": assessment.route.value, "fired": fired},
+            )
+            return assessment
+
+    def record_card(self, proposal_id: str, *, channel: str, ts: str) -> None:
+        """Remember where a proposal's review card was posted, so it can be updated later."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO cards (proposal_id, channel, ts, posted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(proposal_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
+                [proposal_id, channel, ts, utcnow()],
+            )
+            self._event(db, proposal_id, "card_posted", {"channel": channel, "ts": ts})
+
+    def record_decision(self, decision: Decision) -> Decision:
+        """Store the one decision of a proposal; returns the decision that stands.
+
+        The primary key makes a second decision impossible: when one exists already it is
+        returned unchanged and the new one is dropped.
+        """
+        with self._transaction() as db:
+            existing = self._decision(db, decision.proposal_id)
+            if existing is not None:
+                return existing
+            db.execute(
+                "INSERT INTO decisions (proposal_id, outcome, reviewer, body, decided_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    decision.proposal_id,
+                    decision.outcome.value,
+                    decision.reviewer,
+                    decision.model_dump_json(),
+                    decision.decided_at,
+                ],
+            )
+            self._event(
+                db, decision.proposal_id, "decided", {"outcome": decision.outcome.value, "reviewer": decision.reviewer}
+            )
+            return decision
+
+    def record_execution(self, proposal_id: str, *, status: str, detail: str = "") -> None:
+        """Record how running a decided action went (`ok`, `error`, `skipped`).
+
+        The first real outcome stands; only a `skipped` placeholder (handoff had no callback to run)
+        is replaced, by the agent's own report of how its run went.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO executions (proposal_id, status, detail, executed_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(proposal_id) DO UPDATE SET status = excluded.status, detail = excluded.detail,"
+                " executed_at = excluded.executed_at WHERE executions.status = 'skipped'",
+                [proposal_id, status, detail[:4000], utcnow()],
+            )
+            if db.execute("SELECT changes()").fetchone()[0]:  # the log says only what the table holds
+                self._event(db, proposal_id, "executed", {"status": status})
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        """The stored proposal, or None."""
+        row = self.db.execute("SELECT body FROM proposals WHERE id = ?", [proposal_id]).fetchone()
+        return Proposal.model_validate_json(row[0]) if row else None
+
+    def assessment(self, proposal_id: str) -> Assessment | None:
+        """The stored assessment, or None."""
+        return self._assessment(self.db, proposal_id)
+
+    def decision(self, proposal_id: str) -> Decision | None:
+        """The stored decision, or None."""
+        return self._decision(self.db, proposal_id)
+
+    def card(self, proposal_id: str) -> tuple[str, str] | None:
+        """(channel, ts) of the proposal's review card, or None."""
+        row = self.db.execute("SELECT channel, ts FROM cards WHERE proposal_id = ?", [proposal_id]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def execution(self, proposal_id: str) -> str | None:
+        """The execution status, or None when it has not run."""
+        row = self.db.execute("SELECT status FROM executions WHERE proposal_id = ?", [proposal_id]).fetchone()
+        return str(row[0]) if row else None
+
+    def pending_ids(self) -> list[str]:
+        """Escalated proposals that have no decision yet: what reviewers still owe."""
+        rows = self.db.execute(
+            "SELECT a.proposal_id FROM assessments a LEFT JOIN decisions d USING (proposal_id)"
+            " WHERE a.route = 'escalate' AND d.proposal_id IS NULL ORDER BY a.assessed_at"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def unexecuted_ids(self) -> list[str]:
+        """Decided proposals whose phase two has not been recorded."""
+        rows = self.db.execute(
+            "SELECT d.proposal_id FROM decisions d LEFT JOIN executions e USING (proposal_id)"
+            " WHERE e.proposal_id IS NULL ORDER BY d.decided_at"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def decisions_since(self, since: str) -> list[Decision]:
+        """Decisions taken at or after `since` (ISO-8601), oldest first."""
+        rows = self.db.execute(
+            "SELECT body FROM decisions WHERE decided_at >= ? ORDER BY decided_at", [since]
+        ).fetchall()
+        return [Decision.model_validate_json(r[0]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table, for summaries and health checks."""
+        return {t: self.db[t].count for t in ("proposals", "assessments", "decisions", "executions", "events")}
+
+    def outcome_counts(self) -> dict[str, int]:
+        """How many decisions of each outcome the ledger holds."""
+        rows = self.db.execute("SELECT outcome, COUNT(*) FROM decisions GROUP BY outcome").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def verify_chain(self) -> bool:
+        """True when every event's hash matches its content and its predecessor's hash."""
+        prev = GENESIS
+        for _seq, pid, kind, body, at, prev_hash, digest in self.db.execute(
+            "SELECT seq, proposal_id, kind, body, at, prev_hash, hash FROM events ORDER BY seq"
+        ):
+            if prev_hash != prev or digest != _chain_hash(prev, pid, kind, body, at):
+                return False
+            prev = digest
+        return True
+
+    @staticmethod
+    def _assessment(db: sqlite_utils.Database, proposal_id: str) -> Assessment | None:
+        row = db.execute("SELECT body FROM assessments WHERE proposal_id = ?", [proposal_id]).fetchone()
+        return Assessment.model_validate_json(row[0]) if row else None
+
+    @staticmethod
+    def _decision(db: sqlite_utils.Database, proposal_id: str) -> Decision | None:
+        row = db.execute("SELECT body FROM decisions WHERE proposal_id = ?", [proposal_id]).fetchone()
+        return Decision.model_validate_json(row[0]) if row else None
+
+    # -- telemetry: escalation paths, flags, review-after messages, policy events -----------
+
+    def record_escalation_step(self, proposal_id: str, kind: str, target: str, detail: str = "") -> None:
+        """Record one step of a proposal's escalation path: who was `asked`, `reminded`, `escalated` to."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES (?, ?, ?, ?, ?)",
+                [proposal_id, kind, target, detail[:2000], utcnow()],
+            )
+            self._event(db, proposal_id, f"escalation_{kind}", {"target": target, "detail": detail[:2000]})
+
+    def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "") -> bool:
+        """Flag an action that ran without review as wrong; False when it was flagged already."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM flags WHERE proposal_id = ?", [proposal_id]).fetchone():
+                return False
+            db.execute(
+                "INSERT INTO flags (proposal_id, flagger, reason, flagged_at) VALUES (?, ?, ?, ?)",
+                [proposal_id, flagger, reason[:2000], utcnow()],
+            )
+            self._event(db, proposal_id, "flagged", {"flagger": flagger, "reason": reason[:2000]})
+            return True
+
+    def record_review_message(self, proposal_id: str, *, channel: str, ts: str) -> None:
+        """Remember where the review-after (flaggable) message of a proposal was posted."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO review_messages (proposal_id, channel, ts, posted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(proposal_id) DO NOTHING",
+                [proposal_id, channel, ts, utcnow()],
+            )
+            self._event(db, proposal_id, "review_after_posted", {"channel": channel, "ts": ts})
+
+    def record_policy_event(
+        self, category: str, *, kind: str, levels: tuple[str, str, str], reason: str, actor: str | None = None
+    ) -> int:
+        """Record a promotion or demotion `levels` = (from, to, the policy file's level): applied when `actor`
+        is given, else proposed (waiting for an owner). Returns the event's number."""
+        now = utcnow()
+        status = "applied" if actor else "proposed"
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO policy_events (category, kind, from_level, to_level, base_level, reason, status,"
+                " proposed_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [category, kind, *levels, reason, status, now, actor, now if actor else None],
+            )
+            seq = int(cursor.lastrowid or 0)
+            body = {"seq": seq, "kind": kind, "from": levels[0], "to": levels[1], "status": status, "actor": actor}
+            self._event(db, f"policy:{category}", f"policy_{status}", body)
+            return seq
+
+    def decide_policy_event(self, seq: int, *, actor: str, apply: bool) -> bool:
+        """Apply or decline a proposed policy event once; False when it was no longer proposed."""
+        status = "applied" if apply else "declined"
+        with self._transaction() as db:
+            query = "SELECT category FROM policy_events WHERE seq = ? AND status = 'proposed'"
+            row = db.execute(query, [seq]).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "UPDATE policy_events SET status = ?, decided_by = ?, decided_at = ? WHERE seq = ?",
+                [status, actor, utcnow(), seq],
+            )
+            self._event(db, f"policy:{row[0]}", f"policy_{status}", {"seq": seq, "actor": actor})
+            return True
+
+    def record_policy_card(self, seq: int, *, channel: str, ts: str) -> None:
+        """Remember where a proposed policy event's card was posted."""
+        with self._transaction() as db:
+            db.execute("UPDATE policy_events SET channel = ?, ts = ? WHERE seq = ?", [channel, ts, seq])
+
+    # -- review chain: durable timers, holds and quorum approvals (see bot/review/timers.py) -------
+
+    def schedule_timers(self, proposal_id: str, *, generation: int, due: dict[str, str], assignee: str) -> bool:
+        """Store one generation of a review's timers (step -> ISO due time) once; older ones are cancelled.
+
+        An `asked` step is stored as done: it marks the chain as started even when nothing is due.
+
+        Returns False when this generation was already stored (a retried job, a reconcile pass).
+        """
+        with self._transaction() as db:
+            if db.execute(
+                "SELECT 1 FROM timers WHERE proposal_id = ? AND generation >= ?", [proposal_id, generation]
+            ).fetchone():
+                return False
+            db.execute(
+                "UPDATE timers SET state = 'cancelled' WHERE proposal_id = ? AND state IN ('scheduled', 'held')",
+                [proposal_id],
+            )
+            for step, at in due.items():
+                db.execute(
+                    "INSERT INTO timers (proposal_id, generation, step, due_at, assignee, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [proposal_id, generation, step, at, assignee, "done" if step == "asked" else "scheduled"],
+                )
+            self._event(db, proposal_id, "chain_started", {"generation": generation, "due": due, "assignee": assignee})
+            return True
+
+    def claim_timer(self, proposal_id: str, *, generation: int, step: str, state: str = "done") -> bool:
+        """Move a scheduled timer to `state` (done, held, cancelled) once; False if it was not scheduled."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE timers SET state = ?, fired_at = ? WHERE proposal_id = ? AND generation = ? AND step = ?"
+                " AND state = 'scheduled'",
+                [state, utcnow(), proposal_id, generation, step],
+            )
+            return bool(cursor.rowcount)
+
+    def timers(self, proposal_id: str) -> list[dict[str, Any]]:
+        """The latest generation of a review's timers: generation, step, due_at, assignee, state."""
+        rows = self.db.execute(
+            "SELECT generation, step, due_at, assignee, state FROM timers WHERE proposal_id = ?"
+            " AND generation = (SELECT MAX(generation) FROM timers WHERE proposal_id = ?) ORDER BY due_at",
+            [proposal_id, proposal_id],
+        ).fetchall()
+        keys = ("generation", "step", "due_at", "assignee", "state")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def scheduled_timers(self) -> list[tuple[str, int, str, str]]:
+        """(proposal_id, generation, step, due_at) of every timer still to fire on an undecided review."""
+        rows = self.db.execute(
+            "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
+            " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
+            " ORDER BY t.due_at"
+        ).fetchall()
+        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    def held_ids(self) -> list[str]:
+        """Reviews that expired with the `hold` outcome: still pending, no longer pinging anyone."""
+        rows = self.db.execute(
+            "SELECT DISTINCT t.proposal_id FROM timers t LEFT JOIN decisions d USING (proposal_id)"
+            " WHERE t.state = 'held' AND d.proposal_id IS NULL ORDER BY t.fired_at"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_approval(self, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
+        """Record one reviewer's approval of an action (by fingerprint) toward the category's quorum."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?)",
+                [proposal_id, reviewer, fingerprint, utcnow()],
+            )
+            if cursor.rowcount:
+                self._event(db, proposal_id, "approval", {"reviewer": reviewer, "fingerprint": fingerprint})
+
+    def approvals(self, proposal_id: str, fingerprint: str) -> list[str]:
+        """Reviewers who approved this exact action so far, oldest first."""
+        rows = self.db.execute(
+            "SELECT reviewer FROM approvals WHERE proposal_id = ? AND fingerprint = ? ORDER BY at",
+            [proposal_id, fingerprint],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+
+def _chain_hash(prev: str, proposal_id: str, kind: str, body: str, at: str) -> str:
+    material = json.dumps([prev, proposal_id, kind, body, at]).encode()
+    return hashlib.sha256(material).hexdigest()
