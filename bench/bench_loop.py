@@ -70,7 +70,7 @@ def worker_child(kind: str, class_name: str, run_id: str) -> int:
     built and activated, as `handoff worker` does) running no-op jobs. `handoff`: that process on
     handoff's own queues. Staying alive lets the parent read the process's VmHWM.
     """
-    importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.review.phases is
+    importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.jobs is
     url = os.environ["REDIS_URL"]
     connection = connect(url)
     queues = [Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)]
@@ -175,8 +175,7 @@ def noop_batch(kind: str, n: int) -> Batch:
 def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], *, timed: str) -> Batch:
     """`n` proposals submitted as an agent does; the `timed` job ("execute" or "assess") marks each done."""
     from bot.client import Client
-    from bot.review.decide import execute_job_id
-    from bot.store.queues import assess_job_id
+    from bot.jobs import assess_job_id, execute_job_id
 
     def enqueue(client: redis.Redis) -> tuple[list[str], list[str]]:
         agent = Client(client, policy=bench.policy)

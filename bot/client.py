@@ -17,14 +17,13 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from pydantic import ValidationError
 
+from bot.jobs import enqueue_assess, enqueue_report_execution
+from bot.store.clock import utcnow
 from bot.store.embedded_redis import connect
-from bot.store.ledger import utcnow
-from bot.store.queues import EXECUTE_QUEUE, enqueue_assess, queue_on
 from bot.store.review_state import Board
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 
-REPORT_DETAIL_MAX = 4000
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -99,14 +98,7 @@ class Client:
 
     def report_execution(self, proposal_id: str, ok: bool, detail: str = "") -> None:
         """Tell handoff how running the decided action went: recorded in the ledger, said in the card's thread."""
-        queue_on(self.board.redis, EXECUTE_QUEUE).enqueue(
-            "bot.review.phases.report_execution",
-            proposal_id,
-            bool(ok),
-            str(detail)[:REPORT_DETAIL_MAX],
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        enqueue_report_execution(self.board.redis, proposal_id, ok=ok, detail=detail)
 
     def reviewed(
         self, category: str, *, summary: str | Callable[..., str], timeout: float = 3600, **fields: Any

@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import redis
-from rq import Queue
-from slack_sdk import WebClient
-
-from bot.settings import Settings
-from bot.store.ledger import Ledger
 from bot.store.queues import queue_on
-from bot.store.review_state import Board
-from scoring.policy import Policy
 
-if TYPE_CHECKING:  # anthropic is heavy: imported only when an API key is configured
+if TYPE_CHECKING:  # the types only: bot.jobs (and through it the agent-side client) imports this module
+    import redis
+    from rq import Queue
+    from slack_sdk import WebClient
+
     from bot.llm.soft_signals import SoftSignals
+    from bot.settings import Settings
+    from bot.store.ledger import Ledger
+    from bot.store.review_state import Board
+    from scoring.policy import Policy
 
 
 @dataclass

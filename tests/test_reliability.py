@@ -11,10 +11,10 @@ from typing import Any
 import redis
 from rq.job import JobStatus
 
-from bot.app.worker import ensure_tick
+from bot import jobs
 from bot.client import Client
-from bot.review.decide import decide, enqueue_execute, make_decision
-from bot.review.phases import execute
+from bot.jobs import enqueue_execute, ensure_tick
+from bot.review.decide import decide, make_decision
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -100,9 +100,9 @@ def test_callback_runs_once_even_when_execute_is_enqueued_and_run_twice(runtime:
     proposal = {**TAG, "callback": "tests.test_reliability:record_call", "state": {"calls_file": str(calls)}}
     pid = Client(runtime.redis, policy=runtime.policy).submit(proposal)
     work(runtime)
-    enqueue_execute(runtime, pid)
+    enqueue_execute(runtime.redis, pid)
     work(runtime)
-    assert execute(pid) == "done"
+    assert jobs.execute(pid) == "done"
     lines = calls.read_text().splitlines()
     assert [json.loads(line)["proposal_id"] for line in lines] == [pid]
     assert runtime.ledger.execution(pid) == "ok"
@@ -147,7 +147,7 @@ def test_decided_keys_expire_but_the_ledger_keeps_the_decision(runtime: Runtime,
 
 def test_a_job_started_by_a_dead_worker_is_not_running(runtime: Runtime) -> None:
     """RQ says "started" until it notices; handoff checks the worker's process on this host."""
-    job = runtime.queue("execute").enqueue("bot.review.phases.execute", "p-1", job_id="execute-p-1")
+    job = runtime.queue("execute").enqueue(jobs.execute, "p-1", job_id="execute-p-1")
     assert not is_running(runtime.redis, job), "a queued job is not running"
     job.set_status(JobStatus.STARTED)
     job.worker_name = "handoff-test-worker"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,9 @@ from typing import Any
 
 import pytest
 import redis
+from rq.job import JobStatus
 
+from bot import jobs
 from bot.app.wiring import build_runtime
 from bot.client import Client
 from bot.review import timers
@@ -21,6 +25,7 @@ from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
 from bot.slack.surfaces import blocks
+from bot.store.job_liveness import fetch_job
 from scoring.models import Outcome
 from scoring.policy import parse_policy
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, free_port, wait_until, work
@@ -155,7 +160,7 @@ def test_click_and_expiry_at_the_same_instant_leave_one_outcome(runtime: Runtime
 
     def expire() -> None:
         barrier.wait()
-        results["timer"] = timers.fire(pid, 1, "expire")
+        results["timer"] = jobs.fire_timer(pid, 1, "expire")
 
     def click() -> None:
         barrier.wait()
@@ -187,8 +192,8 @@ def test_timer_firing_after_a_human_decided_does_nothing(
     reviewer.click(card, blocks.APPROVE, user="U0ALICE")
     wait_until(lambda: runtime.ledger.decision(pid), what="the decision")
     before = len(slack.calls)
-    assert timers.fire(pid, 1, "remind") == "decided"
-    assert timers.fire(pid, 1, "expire") == "decided"
+    assert jobs.fire_timer(pid, 1, "remind") == "decided"
+    assert jobs.fire_timer(pid, 1, "expire") == "decided"
     assert len(slack.calls) == before
     assert runtime.ledger.outcome_counts() == {"approve": 1}
 
@@ -201,5 +206,22 @@ def test_redirect_restarts_the_chain_for_the_new_assignee(runtime: Runtime, slac
     latest = runtime.ledger.timers(pid)
     assert {t["generation"] for t in latest} == {2}
     assert {t["assignee"] for t in latest} == {"U0DANA"}
-    assert timers.fire(pid, 1, "remind") == "not due"
+    assert jobs.fire_timer(pid, 1, "remind") == "not due"
     assert [c.params.get("users") for c in slack.calls if c.method == "conversations.open"] == ["U0DANA"]
+
+
+def test_a_timer_job_started_by_a_dead_worker_is_scheduled_again(runtime: Runtime) -> None:
+    """Reconcile re-creates a timer's job whose worker died mid-job (RQ still says "started")."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(proposal("patient"))
+    work(runtime)
+    job_id = jobs.timer_job_id(pid, 1, "remind")
+    job = fetch_job(runtime.redis, job_id)
+    assert job is not None
+    job.set_status(JobStatus.STARTED)
+    job.worker_name = "handoff-dead-worker"
+    job.save()
+    worker = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    runtime.redis.hset("rq:worker:handoff-dead-worker", mapping=worker)
+    assert job_id not in timers.ensure_jobs(runtime, pid), "a job on a live worker is left alone"
+    runtime.redis.hset("rq:worker:handoff-dead-worker", mapping={"pid": 2**22 + 17})
+    assert job_id in timers.ensure_jobs(runtime, pid)

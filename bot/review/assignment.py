@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.runtime import Runtime, current
+from bot.runtime import Runtime
 from bot.slack import usergroups
 from bot.slack.messages import finalize_card
 from bot.slack.surfaces import blocks, cards
@@ -111,8 +111,3 @@ def update_card(runtime: Runtime, pid: str) -> bool:
 
 def _decided(runtime: Runtime, pid: str) -> bool:
     return runtime.ledger.decision(pid) is not None or runtime.board.decided(pid) is not None
-
-
-def refresh_card(proposal_id: str) -> bool:
-    """RQ job: redraw the card (after an approval toward a quorum, a hold, a redirect)."""
-    return update_card(current(), proposal_id)

@@ -1,7 +1,7 @@
 """The one path every decision takes, whether a reviewer clicked, a timer fired or policy decided.
 
 Redis's compare-and-set picks the single winner; the ledger's one-decision-per-proposal key is the
-durable backup; the winner enqueues phase two (`jobs.execute`) under a deterministic job id.
+durable backup; the winner enqueues phase two (`bot.jobs.execute`) under a deterministic job id.
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from rq.job import Job, JobStatus
-
+from bot.jobs import enqueue_execute, enqueue_refresh_card
 from bot.runtime import Runtime
-from bot.store.job_liveness import is_running
-from bot.store.ledger import utcnow
-from bot.store.queues import EXECUTE_QUEUE, SCORE_QUEUE
+from bot.store.clock import utcnow
 from bot.store.review_state import Verdict
 from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal
 from scoring.routing import owner_of
@@ -105,12 +102,12 @@ def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> Dec
         runtime.ledger.record_approval(pid, reviewer=decision.reviewer, fingerprint=fingerprint)
     if verdict is Verdict.PROGRESS:
         approvers = tuple(runtime.board.approvers(pid))
-        _enqueue_progress(runtime, pid, len(approvers))
+        enqueue_refresh_card(runtime.redis, pid, revision=len(approvers))  # "1 of 2 approvals", from a worker
         return DecideResult(False, decision, Verdict.PROGRESS, approvers=approvers, needed=needed)
     stored = runtime.ledger.record_decision(decision)
     runtime.board.expire_decided(pid)
     if enqueue:
-        enqueue_execute(runtime, pid)
+        enqueue_execute(runtime.redis, pid)
     won = stored == decision
     return DecideResult(won=won, decision=stored, verdict=Verdict.WON if won else Verdict.LOST)
 
@@ -165,27 +162,3 @@ def _recover(runtime: Runtime, decision: Decision, needed: int, fingerprint: str
     runtime.board.open_review(pid)
     runtime.board.restore_approvers(pid, fingerprint, runtime.ledger.approvals(pid, fingerprint))
     return _attempt(runtime, decision, needed, fingerprint)
-
-
-def _enqueue_progress(runtime: Runtime, pid: str, count: int) -> None:
-    """Show "1 of 2 approvals" on the card, from a worker (the click has been acked already)."""
-    runtime.queue(SCORE_QUEUE).enqueue(
-        "bot.review.assignment.refresh_card", pid, job_id=f"card-{pid}-{count}", result_ttl=600, failure_ttl=86400
-    )
-
-
-def execute_job_id(proposal_id: str) -> str:
-    return f"execute-{proposal_id}"
-
-
-def enqueue_execute(runtime: Runtime, proposal_id: str) -> None:
-    """Enqueue phase two unless a live job for it exists; the job itself claims before acting."""
-    queue = runtime.queue(EXECUTE_QUEUE)
-    job_id = execute_job_id(proposal_id)
-    existing = Job.fetch_many([job_id], connection=runtime.redis, serializer=queue.serializer)[0]
-    if existing is not None and (existing.get_status(refresh=False) in _LIVE or is_running(runtime.redis, existing)):
-        return  # a job whose worker died is enqueued again; its claim keeps the callback at most once
-    queue.enqueue("bot.review.phases.execute", proposal_id, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
-
-
-_LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FINISHED}

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.app.listeners import flags
+from bot.jobs import enqueue_execute
 from bot.review import timers
 from bot.review.assess import assess_proposal
-from bot.review.decide import decide, decision_for, enqueue_execute
+from bot.review.decide import decide, decision_for
 from bot.review.graduation import effective_policy
 from bot.review.history import category_history
-from bot.runtime import Runtime, current
+from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces.blocks import escape
 from scoring.models import Decision, Outcome, Proposal, Route
@@ -26,9 +27,8 @@ log = logging.getLogger(__name__)
 EXECUTION_CLAIM_TTL = 30 * 86400
 
 
-def assess(proposal_id: str) -> str:
+def assess(runtime: Runtime, proposal_id: str) -> str:
     """Store, score and route a submitted proposal; idempotent, so a retry after a crash is safe."""
-    runtime = current()
     proposal = _stored_proposal(runtime, proposal_id)
     if proposal is None:
         log.warning("assess: proposal %s is neither in Redis nor in the ledger", proposal_id)
@@ -70,10 +70,10 @@ def _decide_by_policy(runtime: Runtime, decision: Decision) -> None:
     if not decide(runtime, decision, enqueue=False).won:
         return
     try:
-        execute(proposal_id)
+        execute(runtime, proposal_id)
     except Exception:  # Slack down, say: phase two gets its own retried job instead
         log.exception("phase two of %s failed inline; queueing it", proposal_id)
-        enqueue_execute(runtime, proposal_id)
+        enqueue_execute(runtime.redis, proposal_id)
 
 
 def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
@@ -88,9 +88,8 @@ def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
     return proposal
 
 
-def execute(proposal_id: str) -> str:
+def execute(runtime: Runtime, proposal_id: str) -> str:
     """Phase two: finalize the card and run the proposal's callback at most once."""
-    runtime = current()
     proposal = runtime.ledger.proposal(proposal_id)
     decision = runtime.ledger.decision(proposal_id)
     if proposal is None or decision is None:
@@ -107,9 +106,8 @@ def execute(proposal_id: str) -> str:
     return status
 
 
-def report_execution(proposal_id: str, ok: bool, detail: str) -> str:
+def report_execution(runtime: Runtime, proposal_id: str, ok: bool, detail: str) -> str:
     """Record how the agent's own run of a decided action went, and say so in the card's thread (once)."""
-    runtime = current()
     if runtime.ledger.proposal(proposal_id) is None:
         log.warning("report_execution: no proposal %s in the ledger", proposal_id)
         return "missing"

@@ -14,18 +14,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rq.job import Job, JobStatus
-
+from bot.jobs import enqueue_assess, enqueue_execute, is_assess_live
 from bot.review import timers
-from bot.review.decide import action_fingerprint, enqueue_execute
+from bot.review.decide import action_fingerprint
 from bot.runtime import Runtime
 from bot.slack.messages import card_claim_key
-from bot.store.job_liveness import is_running
-from bot.store.queues import assess_job_id, enqueue_assess
 
 log = logging.getLogger(__name__)
 REPUBLISH_WINDOW = timedelta(days=7)
-_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 @dataclass
@@ -50,7 +46,7 @@ def reconcile(runtime: Runtime) -> Report:
     for pid in runtime.board.inbox():
         if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
             runtime.board.done_with_inbox(pid)
-        elif not _assess_alive(runtime, pid):
+        elif not is_assess_live(runtime.redis, pid):
             _reassess(runtime, pid)
             report.reassessed.append(pid)
     for pid in runtime.ledger.pending_ids():
@@ -64,14 +60,14 @@ def reconcile(runtime: Runtime) -> Report:
             report.reopened.append(pid)
         if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
             timers.start_chain(runtime, pid)
-        if runtime.ledger.card(pid) is None and not _assess_alive(runtime, pid):
+        if runtime.ledger.card(pid) is None and not is_assess_live(runtime.redis, pid):
             _reassess(runtime, pid)
             report.reassessed.append(pid)
     for pid in runtime.ledger.unexecuted_ids():
         decision = runtime.ledger.decision(pid)
         if decision is not None:
             runtime.board.restore_decided(decision)
-            enqueue_execute(runtime, pid)
+            enqueue_execute(runtime.redis, pid)
             report.reexecuted.append(pid)
     report.rescheduled.extend(timers.ensure_jobs(runtime))
     if report:
@@ -104,12 +100,3 @@ def _reassess(runtime: Runtime, pid: str) -> None:
     """
     runtime.redis.delete(card_claim_key(pid))
     enqueue_assess(runtime.redis, pid)
-
-
-def _assess_alive(runtime: Runtime, pid: str) -> bool:
-    """True when an `assess` job for `pid` is waiting, or running on a worker that is still alive."""
-    serializer = runtime.queue("score").serializer
-    job = Job.fetch_many([assess_job_id(pid)], connection=runtime.redis, serializer=serializer)[0]
-    if job is None:
-        return False
-    return job.get_status(refresh=False) in _WAITING or is_running(runtime.redis, job)

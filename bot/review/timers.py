@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from rq.job import Job, JobStatus
-
+from bot.jobs import enqueue_timer
 from bot.review import assignment
 from bot.review.decide import decide, make_decision
-from bot.runtime import Runtime, current
+from bot.runtime import Runtime
 from bot.slack.messages import reply_in_thread
 from bot.slack.surfaces import blocks
-from bot.store.queues import SCORE_QUEUE
 from scoring.models import Outcome, Proposal
 from scoring.policy import Category
 from scoring.routing import escalation_kind, escalation_target, schedule
@@ -28,11 +26,6 @@ from scoring.routing import escalation_kind, escalation_target, schedule
 log = logging.getLogger(__name__)
 CLAIM_TTL = 30 * 86400
 TIMEOUT_REVIEWER = "policy:timeout"
-_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-
-
-def timer_job_id(pid: str, generation: int, step: str) -> str:
-    return f"timer-{pid}-{generation}-{step}"
 
 
 def start_chain(runtime: Runtime, pid: str, *, now: datetime | None = None) -> bool:
@@ -80,28 +73,15 @@ def _begin(runtime: Runtime, pid: str, proposal: Proposal, *, generation: int, a
 def ensure_jobs(runtime: Runtime, pid: str | None = None) -> list[str]:
     """(Re)schedule the RQ job of every timer still to fire (of `pid`, or all); returns the job ids made."""
     made = []
-    queue = runtime.queue(SCORE_QUEUE)
     for proposal_id, generation, step, due_at in runtime.ledger.scheduled_timers():
-        if pid is not None and proposal_id != pid:
-            continue
-        job_id = timer_job_id(proposal_id, generation, step)
-        job = Job.fetch_many([job_id], connection=runtime.redis, serializer=queue.serializer)[0]
-        if job is not None and job.get_status(refresh=False) in _LIVE:
-            continue
-        args = (proposal_id, generation, step)
-        options = {"job_id": job_id, "result_ttl": 86400, "failure_ttl": 7 * 86400}
-        due = datetime.fromisoformat(due_at)
-        if due <= datetime.now(UTC):
-            queue.enqueue("bot.review.timers.fire", *args, **options)
-        else:
-            queue.enqueue_at(due, "bot.review.timers.fire", *args, **options)
-        made.append(job_id)
+        if pid is None or proposal_id == pid:
+            job_id = enqueue_timer(runtime.redis, proposal_id, generation, step, due=datetime.fromisoformat(due_at))
+            made += [job_id] if job_id else []
     return made
 
 
-def fire(proposal_id: str, generation: int, step: str) -> str:
-    """RQ job: one step of a review's chain, if it is still due; every other case is a no-op."""
-    runtime = current()
+def fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:
+    """One step of a review's chain (the job `bot.jobs.fire_timer`), if it is still due; else a no-op."""
     if runtime.ledger.decision(proposal_id) is not None:
         runtime.ledger.claim_timer(proposal_id, generation=generation, step=step, state="cancelled")
         return "decided"

@@ -1,4 +1,7 @@
-"""Whether an RQ job is really alive: RQ reports a job "started" until it notices its worker died."""
+"""Whether an RQ job is still live, the one definition: waiting to run, or started on a worker that is alive.
+
+RQ reports a job "started" until it notices its worker died, so "started" alone does not count.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,22 @@ import socket
 
 import redis
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def fetch_job(connection: redis.Redis, job_id: str) -> Job | None:
+    """The job with this id on handoff's queues (JSON serializer), or None when Redis has none."""
+    job: Job | None = Job.fetch_many([job_id], connection=connection, serializer=JSONSerializer)[0]
+    return job
+
+
+def is_live(connection: redis.Redis, job: Job | None) -> bool:
+    """True when `job` is waiting (queued, scheduled, deferred) or started on a worker that is still alive."""
+    if job is None:
+        return False
+    return job.get_status(refresh=False) in WAITING or is_running(connection, job)
 
 
 def is_running(connection: redis.Redis, job: Job) -> bool:

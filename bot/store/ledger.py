@@ -14,21 +14,16 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from bot.store.clock import utcnow
 from bot.store.migrations import migrate
 from scoring.models import Assessment, Decision, Proposal
 
 GENESIS = "0" * 64
-
-
-def utcnow() -> str:
-    """The current time as an ISO-8601 UTC string, the ledger's one time format."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Ledger:

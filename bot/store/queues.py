@@ -1,4 +1,4 @@
-"""handoff's RQ queues and the one way to enqueue phase one; light enough for the agent-side client."""
+"""handoff's RQ queues (the jobs on them are in `bot.jobs`); light enough for the agent-side client."""
 
 from __future__ import annotations
 
@@ -14,18 +14,3 @@ QUEUES = (EXECUTE_QUEUE, SCORE_QUEUE)  # a worker on both takes decided work fir
 def queue_on(connection: redis.Redis, name: str) -> Queue:
     """An RQ queue with the JSON serializer (job arguments are plain ids)."""
     return Queue(name, connection=connection, serializer=JSONSerializer)
-
-
-def assess_job_id(proposal_id: str) -> str:
-    return f"assess-{proposal_id}"
-
-
-def enqueue_assess(connection: redis.Redis, proposal_id: str) -> None:
-    """Queue phase one (`bot.review.phases.assess`) for a submitted proposal."""
-    queue_on(connection, SCORE_QUEUE).enqueue(
-        "bot.review.phases.assess",
-        proposal_id,
-        job_id=assess_job_id(proposal_id),
-        result_ttl=3600,
-        failure_ttl=7 * 86400,
-    )
