@@ -175,6 +175,19 @@ class Decision(Strict):
         return self.outcome in EXECUTING_OUTCOMES and self.action is not None
 
 
+POLICY_REVIEWER_PREFIX = "policy:"
+
+
+def policy_reviewer(rule: str) -> str:
+    """The reviewer of a decision the policy took by `rule` (`policy:timeout`, `policy:review_after`, ...)."""
+    return f"{POLICY_REVIEWER_PREFIX}{rule}"
+
+
+def is_policy_reviewer(reviewer: str) -> bool:
+    """True when a decision was taken by the policy (a rule, a timer), not by a person."""
+    return reviewer.startswith(POLICY_REVIEWER_PREFIX)
+
+
 def describe_validation_error(source: str, error: Any) -> str:
     """One line naming each bad field by its path: `proposal: action.name: field required`."""
     parts = []

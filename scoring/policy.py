@@ -243,6 +243,11 @@ class Policy(Strict):
         category = self.categories.get(name)
         return (category.channel if category and category.channel else None) or self.channel
 
+    def approvals_needed(self, name: str) -> int:
+        """How many distinct reviewers must approve a category's action (1 for a category the policy lacks)."""
+        category = self.categories.get(name)
+        return category.approvals if category else 1
+
     def weights_for(self, name: str) -> dict[str, float]:
         """The soft-signal weights of a category: its own, or the policy's."""
         category = self.categories.get(name)

@@ -172,11 +172,15 @@ def owner_of(policy: Policy, agent: str) -> str | None:
 
 @dataclass(frozen=True)
 class Assignee:
-    """Whom a review is routed to: a user (`user`), or only a mention (`mention`, a group or nobody)."""
+    """Whom a review is routed to: a user (`user`), or only a mention (`mention`, a group or nobody).
+
+    `fallback` is True when a user group could not be listed and the review went to the rotation or channel.
+    """
 
     user: str | None
     mention: str
     why: str
+    fallback: bool = False
 
 
 def assignee(policy: Policy, category: Category, now: datetime, *, groups_ok: bool) -> Assignee:
@@ -187,11 +191,11 @@ def assignee(policy: Policy, category: Category, now: datetime, *, groups_ok: bo
         why = f"on call for {reviewers.rotation} until {shift.shift_end.isoformat(timespec='minutes')}"
         if reviewers.usergroups and not groups_ok:
             why += " (user group unavailable: falling back to the rotation)"
-        return Assignee(shift.user, f"<@{shift.user}>", why)
+        return Assignee(shift.user, f"<@{shift.user}>", why, fallback=bool(reviewers.usergroups) and not groups_ok)
     if reviewers.usergroups:
         mention = " ".join(f"<!subteam^{g}>" for g in reviewers.usergroups)
         why = "user group" if groups_ok else "user group membership unavailable: asking the channel"
-        return Assignee(None, mention if groups_ok else "<!here>", why)
+        return Assignee(None, mention if groups_ok else "<!here>", why, fallback=not groups_ok)
     if len(reviewers.users) == 1:
         return Assignee(reviewers.users[0], f"<@{reviewers.users[0]}>", "the category's reviewer")
     if reviewers.users:

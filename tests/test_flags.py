@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.app.listeners import flags, promotions
+from bot.app.listeners import promotions
 from bot.app.listeners.promotions import post_promotion_card
 from bot.client import Client
+from bot.review import flags
 from bot.review.graduation import effective_level
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer

@@ -17,7 +17,7 @@ from rq.job import JobStatus
 from bot import jobs
 from bot.app.wiring import build_runtime
 from bot.client import Client
-from bot.review import timers
+from bot.review import assignment, timers
 from bot.review.decide import decide, make_decision
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime, activate
@@ -225,3 +225,17 @@ def test_a_timer_job_started_by_a_dead_worker_is_scheduled_again(runtime: Runtim
     assert job_id not in timers.ensure_jobs(runtime, pid), "a job on a live worker is left alone"
     runtime.redis.hset("rq:worker:handoff-dead-worker", mapping={"pid": 2**22 + 17})
     assert job_id in timers.ensure_jobs(runtime, pid)
+
+
+def test_a_rotation_only_categorys_first_card_names_the_on_call(runtime: Runtime, slack: SlackStandIn) -> None:
+    """The first card says whom it is for, as every redraw does, instead of "anyone in this channel"."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(proposal("refund"))
+    work(runtime)
+    posts = [c for c in slack.calls if c.method == "chat.postMessage" and f"review:{pid}:" in json.dumps(c.params)]
+    first = json.dumps(posts[0].params["blocks"])
+    proposed = runtime.ledger.proposal(pid)
+    assert proposed is not None
+    (on_call,) = assignment.card_facts(runtime, pid, proposed).reviewers
+    assert on_call in {"U0ONE", "U0TWO"}
+    assert f"for <@{on_call}>" in first
+    assert "anyone in this channel" not in first

@@ -19,7 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.app.listeners import flags, reviews
+from bot.app import listeners
 from bot.insights.metrics import render_metrics
 from bot.runtime import Runtime
 from bot.settings import SettingsError
@@ -32,7 +32,7 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def build_app(runtime: Runtime) -> App:
-    """The Bolt app: signature verification always on, listeners from `bot.app.listeners.reviews`."""
+    """The Bolt app: signature verification always on, listeners from `bot.app.listeners`."""
     if not runtime.settings.slack_bot_token.get_secret_value():
         raise SettingsError("SLACK_BOT_TOKEN is not set; copy the Bot User OAuth Token (xoxb-…) from your Slack app")
     secret = runtime.settings.slack_signing_secret.get_secret_value()
@@ -54,8 +54,7 @@ def build_app(runtime: Runtime) -> App:
         log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
         return BoltResponse(status=500, body="")
 
-    reviews.register(app, runtime)
-    flags.register(app, runtime)
+    listeners.register(app, runtime)
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.store.ledger import Ledger
 from scoring.diff import action_diff
-from scoring.models import Action
+from scoring.models import POLICY_REVIEWER_PREFIX, Action, is_policy_reviewer
 from scoring.policy import Policy
 from scoring.redact import redact
 
@@ -75,7 +75,7 @@ def label(row: dict[str, Any]) -> tuple[str, str] | None:
     decision, assessment = row["decision"] or {}, row["assessment"] or {}
     if row["flagger"]:
         return "bad", "flag"
-    human = not decision.get("reviewer", "policy:").startswith("policy:")
+    human = not is_policy_reviewer(decision.get("reviewer", POLICY_REVIEWER_PREFIX))
     if human and decision.get("outcome") == "approve":
         return "ok", "approve"
     if human and decision.get("outcome") in ("edit", "reject", "alternative"):
@@ -134,7 +134,7 @@ def eval_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any] | None:
 def sft_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any] | None:
     """A supervised pair: input → the action a human finally approved (proposed, edited or chosen)."""
     decision = row["decision"] or {}
-    if decision.get("reviewer", "policy:").startswith("policy:") or row["flagger"]:
+    if is_policy_reviewer(decision.get("reviewer", POLICY_REVIEWER_PREFIX)) or row["flagger"]:
         return None
     if decision.get("outcome") not in ("approve", "edit", "alternative") or decision.get("action") is None:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.insights.report import WAIT_FROM, WAIT_SECONDS
+from bot.insights.report import ESCALATION_STEPS, WAIT_FROM, WAIT_SECONDS
 from bot.review.graduation import JOINS, LABELLED, OVERRIDE
 from bot.runtime import Runtime
 from bot.store.queues import QUEUES
@@ -53,10 +53,7 @@ def render_metrics(runtime: Runtime) -> str:
         lines += _family(name, "counter", help_text)
         lines += [f'{name}{{category="{label(row[0])}"}} {_number(row[index])}' for row in rows]
     lines += _family("handoff_escalation_steps_total", "counter", "Reminders and escalations, by category and kind.")
-    steps = db.execute(
-        "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id"
-        " GROUP BY 1, 2"
-    ).fetchall()
+    steps = db.execute(ESCALATION_STEPS).fetchall()
     lines += [f'handoff_escalation_steps_total{{category="{label(c)}",kind="{label(k)}"}} {n}' for c, k, n in steps]
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,7 @@ from bot.slack.messages import finalize_card
 from bot.slack.surfaces import blocks, cards
 from bot.slack.surfaces.cards import CardFacts
 from scoring.models import Proposal
-from scoring.routing import Assignee, assignee
+from scoring.routing import Assignee, assignee, schedule
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,18 @@ def redirected_to(runtime: Runtime, pid: str) -> str | None:
 
 
 def card_facts(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime | None = None) -> CardFacts:
-    """What routing adds to a card: who is asked (the redirect's assignee, the on-call, the group) and
-    the expiry deadline, if the category has one."""
+    """What routing adds to a card, the first one and every redraw: who is asked (the redirect's assignee,
+    the on-call, else the category's users and groups) and the expiry deadline, if the category has one."""
     category = runtime.policy.category(proposal.category)
-    user = redirected_to(runtime, pid)
-    if user is None:
-        routed = route(runtime, proposal, now or datetime.now(UTC))
-        asked = (routed.user,) if routed.user else tuple(category.reviewers.usergroups if category else ())
-    else:
-        asked = (user,)
+    if category is None:
+        return CardFacts()
+    moment = now or datetime.now(UTC)
+    user = redirected_to(runtime, pid) or route(runtime, proposal, moment).user
+    asked = (user,) if user else cards.reviewer_ids(category)
     deadline = next((str(t["due_at"]) for t in runtime.ledger.timers(pid) if t["step"] == "expire"), None)
-    irreversible = bool(category and category.irreversible)
-    return CardFacts(irreversible=irreversible, reviewers=asked, deadline=deadline)
+    if deadline is None and "expire" in (due := schedule(category.timeouts, moment)):
+        deadline = due["expire"].isoformat()
+    return CardFacts(irreversible=category.irreversible, reviewers=asked, deadline=deadline)
 
 
 def status_line(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime | None = None) -> str:
@@ -61,10 +61,9 @@ def status_line(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime
     parts = []
     if redirected_to(runtime, pid) is None:
         routed = route(runtime, proposal, now or datetime.now(UTC))
-        if "unavailable" in routed.why:
+        if routed.fallback:
             parts.append(f"Routed to {routed.mention}: {routed.why}")
-    category = runtime.policy.category(proposal.category)
-    needed = category.approvals if category else 1
+    needed = runtime.policy.approvals_needed(proposal.category)
     if needed > 1:
         approvers = runtime.board.approvers(pid)
         who = ", ".join(f"<@{a}>" for a in approvers)

@@ -56,4 +56,4 @@ def tell(runtime: Runtime, *, channel: str, user: str, result: DecideResult) -> 
     else:
         messages.tell_already_decided(runtime, channel=channel, user=user, decision=result.decision)
         return
-    runtime.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+    messages.tell(runtime, channel=channel, user=user, text=text)

@@ -14,7 +14,7 @@ from bot.jobs import enqueue_execute, enqueue_refresh_card
 from bot.runtime import Runtime
 from bot.store.clock import utcnow
 from bot.store.review_state import Verdict
-from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal
+from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal, is_policy_reviewer
 from scoring.routing import owner_of
 
 
@@ -114,7 +114,7 @@ def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> Dec
 
 def is_human_approval(decision: Decision) -> bool:
     """An outcome that runs the action, taken by a person (not policy or a timer)."""
-    return decision.outcome in EXECUTING_OUTCOMES and not decision.reviewer.startswith("policy:")
+    return decision.outcome in EXECUTING_OUTCOMES and not is_policy_reviewer(decision.reviewer)
 
 
 def action_fingerprint(action: Action | None) -> str:
@@ -127,8 +127,7 @@ def _needed(runtime: Runtime, decision: Decision) -> int:
     if not is_human_approval(decision):
         return 1
     proposal = runtime.ledger.proposal(decision.proposal_id)
-    category = runtime.policy.category(proposal.category) if proposal else None
-    return category.approvals if category else 1
+    return runtime.policy.approvals_needed(proposal.category) if proposal else 1
 
 
 def _refusal(runtime: Runtime, decision: Decision) -> str:

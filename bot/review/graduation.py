@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.store.ledger import Ledger
 from scoring.graduation import Evidence, Recommendation, Verdict, evaluate
+from scoring.models import policy_reviewer
 from scoring.policy import Level, Policy
 from scoring.stats import population_stability
 
@@ -152,7 +153,11 @@ def graduate(ledger: Ledger, policy: Policy, *, now: datetime, apply: bool = Fal
         levels = (verdict.level.value, verdict.target.value, policy.categories[name].level.value)
         kind = verdict.recommendation.value
         if verdict.recommendation is Recommendation.DEMOTE or apply or policy.graduation_for(name).auto_apply:
-            who = "policy:graduation" if verdict.recommendation is Recommendation.DEMOTE and not apply else actor
+            who = (
+                policy_reviewer("graduation")
+                if verdict.recommendation is Recommendation.DEMOTE and not apply
+                else actor
+            )
             seq = ledger.record_policy_event(name, kind=kind, levels=levels, reason=verdict.reason, actor=who)
             steps.append(Step(verdict, "applied", seq))
             continue

@@ -11,9 +11,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app.listeners import flags
 from bot.jobs import enqueue_execute
-from bot.review import timers
+from bot.review import assignment, flags, timers
 from bot.review.assess import assess_proposal
 from bot.review.decide import decide, decision_for
 from bot.review.graduation import effective_policy
@@ -21,7 +20,7 @@ from bot.review.history import category_history
 from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces.blocks import escape
-from scoring.models import Decision, Outcome, Proposal, Route
+from scoring.models import Decision, Outcome, Proposal, Route, policy_reviewer
 
 log = logging.getLogger(__name__)
 EXECUTION_CLAIM_TTL = 30 * 86400
@@ -47,7 +46,8 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
     if runtime.ledger.decision(proposal_id) is None:
         if assessment.route is Route.ESCALATE:
             runtime.board.open_review(proposal_id)
-            messages.post_card(runtime, proposal_id, proposal, assessment)
+            facts = assignment.card_facts(runtime, proposal_id, proposal)
+            messages.post_card(runtime, proposal_id, proposal, assessment, facts=facts)
             timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
             decision = decision_for(
@@ -55,7 +55,7 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
                 proposal,
                 assessment,
                 Outcome.AUTO,
-                reviewer=f"policy:{assessment.level}",
+                reviewer=policy_reviewer(assessment.level),
                 action=proposal.action,
             )
             _decide_by_policy(runtime, decision)

@@ -19,13 +19,13 @@ from bot.review.decide import decide, make_decision
 from bot.runtime import Runtime
 from bot.slack.messages import reply_in_thread
 from bot.slack.surfaces import blocks
-from scoring.models import Outcome, Proposal
+from scoring.models import Outcome, Proposal, policy_reviewer
 from scoring.policy import Category
 from scoring.routing import escalation_kind, escalation_target, schedule
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 30 * 86400
-TIMEOUT_REVIEWER = "policy:timeout"
+TIMEOUT_REVIEWER = policy_reviewer("timeout")
 
 
 def start_chain(runtime: Runtime, pid: str, *, now: datetime | None = None) -> bool:
@@ -39,7 +39,7 @@ def start_chain(runtime: Runtime, pid: str, *, now: datetime | None = None) -> b
     started = _begin(runtime, pid, proposal, generation=1, assignee=routed.user or "", now=moment)
     if started:
         runtime.ledger.record_escalation_step(pid, "asked", routed.user or routed.mention or "channel", routed.why)
-        if routed.mention or _needed(runtime, proposal) > 1:
+        if routed.mention or runtime.policy.approvals_needed(proposal.category) > 1:
             assignment.update_card(runtime, pid)
         if routed.mention:
             reply_in_thread(runtime, pid, f"Asking {routed.mention} ({routed.why}).")
@@ -167,11 +167,6 @@ def _summary(runtime: Runtime, pid: str, proposal: Proposal) -> str:
         link = runtime.slack.chat_getPermalink(channel=card[0], message_ts=card[1])
         text += f" {link['permalink']}"
     return blocks.clip(text, 2000)
-
-
-def _needed(runtime: Runtime, proposal: Proposal) -> int:
-    category = runtime.policy.category(proposal.category)
-    return category.approvals if category else 1
 
 
 def _duration(seconds: float) -> str:

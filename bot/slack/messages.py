@@ -6,9 +6,6 @@ survives that propagates, so the RQ job fails and is retried instead of dropping
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 from bot.runtime import Runtime
 from bot.slack.surfaces import cards
 from bot.slack.surfaces.blocks import channel_link, clip, escape, mention
@@ -23,38 +20,31 @@ def card_claim_key(pid: str) -> str:
     return f"handoff:card-claim:{pid}"
 
 
-def card_facts(runtime: Runtime, proposal: Proposal) -> cards.CardFacts:
-    """What the policy says about a proposal's card: irreversible or not, who reviews it, by when."""
-    category = runtime.policy.category(proposal.category)
-    if category is None:
-        return cards.CardFacts()
-    expire: Any = getattr(getattr(category, "timeouts", None), "expire_after", None)
-    deadline = (datetime.now(UTC) + timedelta(seconds=float(expire))).isoformat() if expire else None
-    return cards.CardFacts(
-        irreversible=category.irreversible, reviewers=cards.reviewer_ids(category), deadline=deadline
-    )
-
-
-def post_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment) -> None:
-    """Post the review card once; a retried job does not post a second card."""
+def post_card(
+    runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment, *, facts: cards.CardFacts
+) -> None:
+    """Post the review card once, with routing's `facts`; a retried job does not post a second card."""
     if runtime.ledger.card(pid) is not None:
         return
     claim = card_claim_key(pid)
     if not runtime.redis.set(claim, "1", nx=True, ex=CARD_CLAIM_TTL):
         return
     try:
-        _post_review_card(runtime, pid, proposal, assessment, channel=runtime.policy.channel_for(proposal.category))
+        channel = runtime.policy.channel_for(proposal.category)
+        _post_review_card(runtime, pid, proposal, assessment, channel=channel, facts=facts)
     except BaseException:
         runtime.redis.delete(claim)
         raise
 
 
-def _post_review_card(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment, *, channel: str) -> None:
+def _post_review_card(
+    runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment, *, channel: str, facts: cards.CardFacts
+) -> None:
     """Post the proposal's review card in `channel` and make it the card the ledger points at."""
     response = runtime.slack.chat_postMessage(
         channel=channel,
         text=cards.fallback_text(proposal, pid),
-        blocks=cards.review_card(pid, proposal, assessment, facts=card_facts(runtime, proposal)),
+        blocks=cards.review_card(pid, proposal, assessment, facts=facts),
         unfurl_links=False,
         unfurl_media=False,
     )
@@ -75,12 +65,12 @@ def finalize_card(runtime: Runtime, pid: str, proposal: Proposal, decision: Deci
     )
 
 
-def hand_to_channel(runtime: Runtime, pid: str, *, channel: str, by: str) -> None:
+def hand_to_channel(runtime: Runtime, pid: str, *, channel: str, by: str, facts: cards.CardFacts) -> None:
     """Re-post a pending review's card in `channel`; the old card says where it went and loses its buttons."""
     proposal, assessment, old = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid), runtime.ledger.card(pid)
     if proposal is None or assessment is None:
         return
-    _post_review_card(runtime, pid, proposal, assessment, channel=channel)
+    _post_review_card(runtime, pid, proposal, assessment, channel=channel, facts=facts)
     if old is not None:
         runtime.slack.chat_update(
             channel=old[0],
@@ -109,16 +99,16 @@ def reply_in_thread(runtime: Runtime, pid: str, text: str) -> None:
         runtime.slack.chat_postMessage(channel=card[0], thread_ts=card[1], text=text)
 
 
+def tell(runtime: Runtime, *, channel: str, user: str, text: str) -> None:
+    """An ephemeral note only `user` sees in `channel` (none when the request came without a channel)."""
+    if channel:
+        runtime.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+
+
 def tell_already_decided(runtime: Runtime, *, channel: str, user: str, decision: Decision) -> None:
     """An ephemeral note to a reviewer who clicked after someone else decided."""
-    runtime.slack.chat_postEphemeral(
-        channel=channel,
-        user=user,
-        text=(
-            f"Already decided: {decision.outcome.value} by {mention(decision.reviewer)} at {decision.decided_at}."
-            " Nothing changed."
-        ),
-    )
+    said = f"Already decided: {decision.outcome.value} by {mention(decision.reviewer)} at {decision.decided_at}."
+    tell(runtime, channel=channel, user=user, text=said + " Nothing changed.")
 
 
 def _seconds(ts: str) -> float | None:

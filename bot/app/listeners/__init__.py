@@ -1,0 +1,19 @@
+"""Bolt listeners, one module per surface people act on; `register` attaches them all.
+
+Each listener acks first, takes the reviewer from the payload's user, and hands off to `bot.review`.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.app.listeners import commands, flags, promotions, reviews
+from bot.runtime import Runtime
+
+
+def register(app: App, runtime: Runtime) -> None:
+    """Attach every listener handoff has to `app`."""
+    reviews.register(app, runtime)
+    flags.register(app, runtime)
+    promotions.register(app, runtime)
+    commands.register(app, runtime, is_allowed=reviews.is_allowed)

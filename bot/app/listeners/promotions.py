@@ -13,6 +13,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
+from bot.slack.messages import tell
 from bot.slack.surfaces.blocks import HEADER_LIMIT, SECTION_LIMIT, clip, escape
 from bot.store.ledger import Ledger
 from scoring.policy import Policy
@@ -76,10 +77,10 @@ def decide(runtime: Runtime, seq: int, *, user: str, channel: str, apply: bool) 
         note = "Only the policy's owners can decide promotions" + (
             "; this policy has no `owners:`" if not runtime.policy.owners else ""
         )
-        _tell(runtime, channel, user, note + ". Nothing changed.")
+        tell(runtime, channel=channel, user=user, text=note + ". Nothing changed.")
         return False
     if not runtime.ledger.decide_policy_event(seq, actor=user, apply=apply):
-        _tell(runtime, channel, user, "This promotion was already decided. Nothing changed.")
+        tell(runtime, channel=channel, user=user, text="This promotion was already decided. Nothing changed.")
         return False
     event = policy_event(runtime.ledger, seq)
     if event and event["channel"] and event["ts"]:
@@ -110,11 +111,6 @@ def register(app: App, runtime: Runtime) -> None:
     def on_decline(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         handle(body, apply=False)
-
-
-def _tell(runtime: Runtime, channel: str, user: str, text: str) -> None:
-    if channel:
-        runtime.slack.chat_postEphemeral(channel=channel, user=user, text=text)
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

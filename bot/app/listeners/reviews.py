@@ -14,8 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.app.listeners import commands
-from bot.review import authz, timers
+from bot.review import assignment, authz, timers
 from bot.review.decide import decide, make_decision
 from bot.runtime import Runtime
 from bot.slack import messages
@@ -32,7 +31,7 @@ def is_allowed(runtime: Runtime, proposal_id: str, user: str) -> bool:
 
 
 def register(app: App, runtime: Runtime) -> None:
-    """Attach every listener handoff has to `app`."""
+    """Attach the review card's and decision modals' listeners to `app`."""
 
     @app.action(blocks.APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
@@ -149,10 +148,9 @@ def register(app: App, runtime: Runtime) -> None:
         elif _still_open(runtime, pid, user, channel) and redirect.kind == "person":
             timers.restart_chain(runtime, pid, redirect.target)  # reminders now go to them, and they may decide
             messages.hand_to_person(runtime, pid, person=redirect.target, by=user)
-        elif _still_open(runtime, pid, user, channel):
-            messages.hand_to_channel(runtime, pid, channel=redirect.target, by=user)
-
-    commands.register(app, runtime, is_allowed=is_allowed)
+        elif _still_open(runtime, pid, user, channel) and (proposal := runtime.ledger.proposal(pid)):
+            facts = assignment.card_facts(runtime, pid, proposal)
+            messages.hand_to_channel(runtime, pid, channel=redirect.target, by=user, facts=facts)
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -186,8 +184,8 @@ def _same(args: dict[str, Any], original: dict[str, Any]) -> bool:
 def _authorized(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     """True when `user` may decide `pid`; otherwise they get an ephemeral explanation and nothing changes."""
     verdict = authz.permission(runtime, pid, user)
-    if not verdict.allowed and channel:
-        runtime.slack.chat_postEphemeral(channel=channel, user=user, text=verdict.reason)
+    if not verdict.allowed:
+        messages.tell(runtime, channel=channel, user=user, text=verdict.reason)
     return verdict.allowed
 
 

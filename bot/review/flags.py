@@ -1,0 +1,97 @@
+"""Review after the fact: a message for every review_after or audited action, with a "Flag as wrong" button.
+
+`post_review_after` is called by phase two (`bot.jobs.execute`) once an action that ran without review is
+decided; a click on the button (`bot.app.listeners.flags`) records a flag in the ledger (it counts as an
+override) and marks the message. The flag button's value is the proposal id only; the flagger is the
+payload's user.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.review.authz import permission
+from bot.runtime import Runtime
+from bot.slack.messages import tell
+from bot.slack.surfaces.blocks import clip, escape
+from bot.slack.surfaces.flag_card import FLAG, flag_card
+from scoring.models import Assessment, Proposal, Route
+
+__all__ = ["FLAG", "flag", "needs_review_after", "post_review_after", "review_message"]
+
+log = logging.getLogger(__name__)
+CLAIM_TTL = 300
+
+
+def needs_review_after(assessment: Assessment | None) -> bool:
+    """Whether an action runs before any human saw it and still gets a human look: review_after or audit."""
+    return assessment is not None and (assessment.route is Route.REVIEW_AFTER or assessment.audit)
+
+
+def review_message(runtime: Runtime, pid: str) -> tuple[str, str] | None:
+    """(channel, ts) of the proposal's review-after message, or None."""
+    row = runtime.ledger.db.execute("SELECT channel, ts FROM review_messages WHERE proposal_id = ?", [pid]).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment | None) -> None:
+    """Post the flaggable message once for a review_after or audited action; anything else is left alone."""
+    if not needs_review_after(assessment) or review_message(runtime, pid) is not None:
+        return
+    assert assessment is not None
+    claim = f"handoff:review-after-claim:{pid}"
+    if not runtime.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
+        return
+    try:
+        response = runtime.slack.chat_postMessage(
+            channel=runtime.policy.channel_for(proposal.category),
+            text=clip(f"Ran without review: {escape(proposal.summary)} ({pid})", 300),
+            blocks=flag_card(pid, proposal, assessment),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except BaseException:
+        runtime.redis.delete(claim)
+        raise
+    runtime.ledger.record_review_message(pid, channel=str(response["channel"]), ts=str(response["ts"]))
+
+
+def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
+    """Record `user`'s flag on `pid` and mark its message; False (and an ephemeral note) when refused."""
+    proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
+    if proposal is None or not needs_review_after(assessment):
+        tell(
+            runtime,
+            channel=channel,
+            user=user,
+            text="Only actions that ran without review can be flagged; nothing changed.",
+        )
+        return False
+    assert assessment is not None
+    allowed = permission(runtime, pid, user)
+    if not allowed.allowed:
+        tell(
+            runtime,
+            channel=channel,
+            user=user,
+            text=allowed.reason or "You are not a reviewer for this category; nothing changed.",
+        )
+        return False
+    if not runtime.ledger.record_flag(pid, flagger=user):
+        row = runtime.ledger.db.execute("SELECT flagger, flagged_at FROM flags WHERE proposal_id = ?", [pid]).fetchone()
+        tell(
+            runtime,
+            channel=channel,
+            user=user,
+            text=f"Already flagged by <@{row[0]}> at {row[1]}; it counts once. Nothing changed.",
+        )
+        return False
+    where = review_message(runtime, pid)
+    if where is not None:
+        runtime.slack.chat_update(
+            channel=where[0],
+            ts=where[1],
+            text=clip(f"Flagged as wrong: {escape(proposal.summary)} ({pid})", 300),
+            blocks=flag_card(pid, proposal, assessment, flagged_by=user),
+        )
+    return True
