@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,15 +13,18 @@ import redis
 from bot.app.wiring import build_runtime
 from bot.client import Client
 from bot.review.decide import decide, make_decision
+from bot.review.policy_file import load_policy
 from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
 from bot.slack.surfaces import blocks
 from bot.store.review_state import Verdict
-from scoring.models import Outcome
+from scoring.models import Outcome, is_policy_reviewer, policy_reviewer
 from scoring.policy import parse_policy
 from tests.conftest import wait_until, work
+
+REPO = Path(__file__).resolve().parents[1]
 
 POLICY = """
 agents:
@@ -157,3 +161,19 @@ def test_an_edit_restarts_the_count(runtime: Runtime, slack: SlackStandIn) -> No
     final = decide(runtime, make_decision(runtime, pid, Outcome.APPROVE, reviewer="U0CAROL", action=edited))
     assert final.won
     assert final.decision.action == edited
+
+
+@pytest.mark.parametrize(
+    ("category", "needed"), [("customer_email", 1), ("issue_refund", 2), ("legal_reply", 2), ("no_such_category", 1)]
+)
+def test_approvals_needed_is_the_categorys_quorum(category: str, needed: int) -> None:
+    """Deciding, the card's progress line and the chain all read the quorum from Policy.approvals_needed."""
+    policy = load_policy(REPO / "policy.yaml")
+    assert policy.approvals_needed(category) == needed
+
+
+@pytest.mark.parametrize(("reviewer", "by_policy"), [("policy:timeout", True), ("U0ALICE", False), ("W0BOB", False)])
+def test_policy_reviewers_are_told_apart_by_one_rule(reviewer: str, by_policy: bool) -> None:
+    """`policy:<rule>` marks a decision the policy took; decide, export and graduation share is_policy_reviewer."""
+    assert is_policy_reviewer(reviewer) is by_policy
+    assert is_policy_reviewer(policy_reviewer("review_after"))
