@@ -172,3 +172,12 @@ def test_only_bot_jobs_reaches_the_active_runtime() -> None:
         for call in _calls(path):
             if ast.unparse(call.func) in {"current", "runtime.current", "bot.runtime.current"}:
                 assert name == "bot.jobs", f"{name} looks up the active runtime: {ast.unparse(call)}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.startswith(("bot.sandbox", "scoring"))))
+def test_architecture_doc_names_every_module_in_its_room(name: str) -> None:
+    """docs/architecture.md draws every module of bot/: its room's folder and its file name appear."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    path = MODULES[name].relative_to(REPO)
+    assert f"{path.parent}/" in text or str(path) in text, f"docs/architecture.md does not show {path.parent}/"
+    assert path.name in text or path.name == "__init__.py", f"docs/architecture.md does not name {path}"
