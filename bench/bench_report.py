@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.insights.report import DECISION_MIX, PER_CATEGORY, WAIT_HISTOGRAM, build_report
+from bot.insights.report import build_report
+from bot.store import queries
 from bot.store.ledger import Ledger
 from scoring.policy import parse_policy
 
@@ -130,9 +131,9 @@ def main() -> None:
         ledger = Ledger(path)
         decided = ledger.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
         print(f"generated {args.decisions:,} proposals ({decided:,} decisions) in {seconds:.1f}s")
-        bare_main = best(lambda: ledger.db.execute(PER_CATEGORY).fetchall(), args.repeat)
+        bare_main = best(lambda: queries.category_counts(ledger), args.repeat)
         bare_all = best(
-            lambda: [ledger.db.execute(q).fetchall() for q in (PER_CATEGORY, DECISION_MIX, WAIT_HISTOGRAM)],
+            lambda: [read(ledger) for read in (queries.category_counts, queries.decision_mix, queries.wait_histogram)],
             args.repeat,
         )
         now = datetime.now(UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -181,3 +182,15 @@ def test_architecture_doc_names_every_module_in_its_room(name: str) -> None:
     path = MODULES[name].relative_to(REPO)
     assert f"{path.parent}/" in text or str(path) in text, f"docs/architecture.md does not show {path.parent}/"
     assert path.name in text or path.name == "__init__.py", f"docs/architecture.md does not name {path}"
+
+
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX))\b", re.S)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if room(n) not in {"bot.store", "bot.sandbox", "scoring"}))
+def test_no_sql_outside_the_store(name: str) -> None:
+    """Every SQL statement lives in bot/store (a second ledger backend replaces that room, nothing else)."""
+    for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert not SQL.search(node.value), f"{name} holds SQL: {node.value[:80]!r}"
+        assert not (isinstance(node, ast.Attribute) and node.attr == "db"), f"{name} reaches into the ledger's db"

@@ -204,8 +204,8 @@ def test_redirect_restarts_the_chain_for_the_new_assignee(runtime: Runtime, slac
     work(runtime)
     assert timers.restart_chain(runtime, pid, "U0DANA")
     latest = runtime.ledger.timers(pid)
-    assert {t["generation"] for t in latest} == {2}
-    assert {t["assignee"] for t in latest} == {"U0DANA"}
+    assert {t.generation for t in latest} == {2}
+    assert {t.assignee for t in latest} == {"U0DANA"}
     assert jobs.fire_timer(pid, 1, "remind") == "not due"
     assert [c.params.get("users") for c in slack.calls if c.method == "conversations.open"] == ["U0DANA"]
 

@@ -6,28 +6,20 @@ then redacted: configured `export.redact_fields` plus built-in secret patterns.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot.store import queries
 from bot.store.ledger import Ledger
+from bot.store.rows import ExportRow
 from scoring.diff import action_diff
-from scoring.models import POLICY_REVIEWER_PREFIX, Action, is_policy_reviewer
+from scoring.labels import is_human_decision, judge
+from scoring.models import Action
 from scoring.policy import Policy
 from scoring.redact import redact
 
 DATASETS = ("raw", "eval", "sft", "preference")
-OVERRIDES = ("edit", "reject", "alternative", "redirect")
-_ROWS = """
-SELECT p.id, p.category, p.body, p.stored_at, a.body AS assessment, d.body AS decision, e.status, e.detail,
-       e.executed_at, f.flagger, f.reason AS flag_reason, f.flagged_at, c.posted_at
-FROM proposals p LEFT JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id
-LEFT JOIN executions e ON e.proposal_id = p.id LEFT JOIN flags f ON f.proposal_id = p.id
-LEFT JOIN cards c ON c.proposal_id = p.id
-WHERE (:category IS NULL OR p.category = :category) AND p.stored_at >= :since AND p.stored_at < :until
-ORDER BY p.stored_at, p.id
-"""
 
 
 class ExportError(ValueError):
@@ -59,104 +51,95 @@ def export_records(
     if dataset not in BUILDERS:
         raise ExportError(f"--dataset is {dataset!r}; expected one of {', '.join(DATASETS)}")
     build = BUILDERS[dataset]
-    params = {
-        "category": category,
-        "since": (since or datetime.min.replace(tzinfo=UTC)).isoformat(timespec="milliseconds"),
-        "until": (until or datetime(9999, 1, 1, tzinfo=UTC)).isoformat(timespec="milliseconds"),
-    }
-    for row in ledger.db.query(_ROWS, params):
-        record = build(ledger, _parsed(row))
+    start = (since or datetime.min.replace(tzinfo=UTC)).isoformat(timespec="milliseconds")
+    end = (until or datetime(9999, 1, 1, tzinfo=UTC)).isoformat(timespec="milliseconds")
+    for row in queries.export_rows(ledger, category=category, since=start, until=end):
+        record = build(ledger, row)
         if record is not None:
             yield redact(record, policy.export.redact_fields)
 
 
-def label(row: dict[str, Any]) -> tuple[str, str] | None:
-    """(`ok`/`bad`, where the label came from) for a proposal a human judged, else None."""
-    decision, assessment = row["decision"] or {}, row["assessment"] or {}
-    if row["flagger"]:
-        return "bad", "flag"
-    human = not is_policy_reviewer(decision.get("reviewer", POLICY_REVIEWER_PREFIX))
-    if human and decision.get("outcome") == "approve":
-        return "ok", "approve"
-    if human and decision.get("outcome") in ("edit", "reject", "alternative"):
-        return "bad", decision["outcome"]
-    if decision.get("outcome") == "auto" and (assessment.get("route") == "review_after" or assessment.get("audit")):
-        return "ok", "not_flagged"
-    return None
+def label(row: ExportRow) -> tuple[str, str] | None:
+    """(`ok`/`bad`, where the label came from) for a proposal someone judged, else None (see `scoring.labels`)."""
+    decision, assessment = row.decision or {}, row.assessment or {}
+    judged = judge(
+        outcome=decision.get("outcome"),
+        reviewer=decision.get("reviewer"),
+        route=assessment.get("route"),
+        audit=bool(assessment.get("audit")),
+        flagged=row.flagger is not None,
+    )
+    return (judged.label, judged.source) if judged else None
 
 
-def raw_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any]:
+def raw_record(ledger: Ledger, row: ExportRow) -> dict[str, Any]:
     """Everything the ledger knows about one proposal, with the diff and time to decision."""
-    proposal, assessment, decision = row["proposal"], row["assessment"], row["decision"]
-    steps = ledger.db.execute(
-        "SELECT kind, target, detail, at FROM escalation_steps WHERE proposal_id = ? ORDER BY seq", [row["id"]]
-    ).fetchall()
+    proposal, assessment, decision = row.proposal, row.assessment, row.decision
+    steps = queries.escalation_path(ledger, row.id)
     return {
-        "proposal_id": row["id"],
-        "category": row["category"],
-        "stored_at": row["stored_at"],
+        "proposal_id": row.id,
+        "category": row.category,
+        "stored_at": row.stored_at,
         "proposal": proposal,
         "assessment": assessment,
         "route": assessment["route"] if assessment else None,
         "policy_version": assessment["policy_version"] if assessment else None,
-        "card_posted_at": row["posted_at"],
-        "escalation_path": [dict(zip(("kind", "target", "detail", "at"), s, strict=True)) for s in steps],
+        "card_posted_at": row.card_posted_at,
+        "escalation_path": [step._asdict() for step in steps],
         "decision": decision,
         "diff": _diff(proposal, decision),
         "time_to_decision_s": _wait(row),
-        "execution": {"status": row["status"], "detail": row["detail"], "at": row["executed_at"]}
-        if row["status"]
+        "execution": {"status": row.execution_status, "detail": row.execution_detail, "at": row.executed_at}
+        if row.execution_status
         else None,
-        "flag": {"flagger": row["flagger"], "reason": row["flag_reason"], "at": row["flagged_at"]}
-        if row["flagger"]
-        else None,
+        "flag": {"flagger": row.flagger, "reason": row.flag_reason, "at": row.flagged_at} if row.flagger else None,
         "label": (label(row) or (None, None))[0],
     }
 
 
-def eval_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any] | None:
+def eval_record(ledger: Ledger, row: ExportRow) -> dict[str, Any] | None:
     """An eval example: input, proposed action, the human label (ok/bad) and where it came from."""
     judged = label(row)
     if judged is None:
         return None
-    decision, assessment = row["decision"] or {}, row["assessment"] or {}
+    decision, assessment = row.decision or {}, row.assessment or {}
     return {
         **_base(row),
-        "proposed_action": row["proposal"]["action"],
+        "proposed_action": row.proposal["action"],
         "label": judged[0],
         "label_source": judged[1],
-        "reason": row["flag_reason"] if row["flagger"] else decision.get("comment", ""),
+        "reason": row.flag_reason if row.flagger else decision.get("comment", ""),
         "score": assessment.get("score"),
         "policy_version": assessment.get("policy_version"),
     }
 
 
-def sft_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any] | None:
+def sft_record(ledger: Ledger, row: ExportRow) -> dict[str, Any] | None:
     """A supervised pair: input → the action a human finally approved (proposed, edited or chosen)."""
-    decision = row["decision"] or {}
-    if is_policy_reviewer(decision.get("reviewer", POLICY_REVIEWER_PREFIX)) or row["flagger"]:
+    decision = row.decision or {}
+    if not is_human_decision(decision.get("outcome"), decision.get("reviewer")) or row.flagger:
         return None
     if decision.get("outcome") not in ("approve", "edit", "alternative") or decision.get("action") is None:
         return None
     return {**_base(row), "action": decision["action"], "outcome": decision["outcome"]}
 
 
-def preference_record(ledger: Ledger, row: dict[str, Any]) -> dict[str, Any] | None:
+def preference_record(ledger: Ledger, row: ExportRow) -> dict[str, Any] | None:
     """A preference pair: the action the reviewer chose over the one proposed (edit or alternative)."""
-    decision = row["decision"] or {}
+    decision = row.decision or {}
     if decision.get("outcome") not in ("edit", "alternative") or decision.get("action") is None:
         return None
     return {
         **_base(row),
         "chosen": decision["action"],
-        "rejected": row["proposal"]["action"],
+        "rejected": row.proposal["action"],
         "outcome": decision["outcome"],
-        "diff": _diff(row["proposal"], decision),
+        "diff": _diff(row.proposal, decision),
         "reason": decision.get("comment", ""),
     }
 
 
-BUILDERS: dict[str, Callable[[Ledger, dict[str, Any]], dict[str, Any] | None]] = {
+BUILDERS: dict[str, Callable[[Ledger, ExportRow], dict[str, Any] | None]] = {
     "raw": raw_record,
     "eval": eval_record,
     "sft": sft_record,
@@ -164,22 +147,14 @@ BUILDERS: dict[str, Callable[[Ledger, dict[str, Any]], dict[str, Any] | None]] =
 }
 
 
-def _base(row: dict[str, Any]) -> dict[str, Any]:
-    proposal = row["proposal"]
+def _base(row: ExportRow) -> dict[str, Any]:
+    proposal = row.proposal
     return {
-        "id": row["id"],
-        "category": row["category"],
+        "id": row.id,
+        "category": row.category,
         "input": proposal.get("input", {}),
         "summary": proposal.get("summary", ""),
     }
-
-
-def _parsed(row: dict[str, Any]) -> dict[str, Any]:
-    parsed = dict(row)
-    parsed["proposal"] = json.loads(row["body"])
-    for key in ("assessment", "decision"):
-        parsed[key] = json.loads(row[key]) if row[key] else None
-    return parsed
 
 
 def _diff(proposal: dict[str, Any], decision: dict[str, Any] | None) -> list[dict[str, Any]] | None:
@@ -189,9 +164,9 @@ def _diff(proposal: dict[str, Any], decision: dict[str, Any] | None) -> list[dic
     return [c.as_dict() for c in action_diff(Action.model_validate(proposal["action"]), final)]
 
 
-def _wait(row: dict[str, Any]) -> float | None:
-    decided = (row["decision"] or {}).get("decided_at")
-    start = row["posted_at"] or row["stored_at"]
+def _wait(row: ExportRow) -> float | None:
+    decided = (row.decision or {}).get("decided_at")
+    start = row.card_posted_at or row.stored_at
     if not decided or not start:
         return None
     return round((datetime.fromisoformat(decided) - datetime.fromisoformat(start)).total_seconds(), 3)

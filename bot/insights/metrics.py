@@ -7,21 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.insights.report import ESCALATION_STEPS, WAIT_FROM, WAIT_SECONDS
-from bot.review.graduation import JOINS, LABELLED, OVERRIDE
 from bot.runtime import Runtime
+from bot.store import queries
 from bot.store.queues import QUEUES
+from bot.store.rows import WaitBuckets
 
 BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
-_BUCKET_SUMS = ", ".join(f"SUM(s <= {b})" for b in BUCKETS)
-_WAITS = f"""
-SELECT category, {_BUCKET_SUMS}, COUNT(*), SUM(s)
-FROM (SELECT p.category AS category, {WAIT_SECONDS} AS s {WAIT_FROM}) GROUP BY 1
-"""  # noqa: S608 - constants only
-_PER_CATEGORY = f"""
-SELECT p.category, SUM(a.route = 'escalate'), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL),
-       SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd) {JOINS} GROUP BY 1
-"""
 _COUNTERS = (
     ("handoff_escalations_total", "Proposals sent to a human before acting, by category."),
     ("handoff_overrides_total", "Human decisions other than approve, and flags, by category."),
@@ -39,7 +30,6 @@ def label(value: str) -> str:
 
 def render_metrics(runtime: Runtime) -> str:
     """The current figures in Prometheus' text format (version 0.0.4)."""
-    db = runtime.ledger.db
     lines = _family("handoff_queue_depth", "gauge", "Jobs waiting in each RQ queue.")
     lines += [f'handoff_queue_depth{{queue="{name}"}} {runtime.queue(name).count}' for name in QUEUES]
     lines += _family("handoff_pending_reviews", "gauge", "Escalated proposals waiting for a human decision.")
@@ -47,25 +37,28 @@ def render_metrics(runtime: Runtime) -> str:
     lines += _family("handoff_decisions_total", "counter", "Decisions recorded in the ledger, by outcome.")
     outcomes = runtime.ledger.outcome_counts()
     lines += [f'handoff_decisions_total{{outcome="{label(o)}"}} {n}' for o, n in sorted(outcomes.items())]
-    lines += _waits(db.execute(_WAITS).fetchall())
-    rows = db.execute(_PER_CATEGORY).fetchall()
-    for index, (name, help_text) in enumerate(_COUNTERS, start=1):
+    lines += _waits(queries.wait_buckets(runtime.ledger, BUCKETS))
+    rows = queries.category_totals(runtime.ledger)
+    for name, help_text in _COUNTERS:  # each counter is the CategoryTotals field of its name
+        field = name.removeprefix("handoff_").removesuffix("_total")
         lines += _family(name, "counter", help_text)
-        lines += [f'{name}{{category="{label(row[0])}"}} {_number(row[index])}' for row in rows]
+        lines += [f'{name}{{category="{label(row.category)}"}} {_number(getattr(row, field))}' for row in rows]
     lines += _family("handoff_escalation_steps_total", "counter", "Reminders and escalations, by category and kind.")
-    steps = db.execute(ESCALATION_STEPS).fetchall()
-    lines += [f'handoff_escalation_steps_total{{category="{label(c)}",kind="{label(k)}"}} {n}' for c, k, n in steps]
+    steps = queries.escalation_step_counts(runtime.ledger)
+    for category, kinds in steps.items():
+        family = "handoff_escalation_steps_total"
+        lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in kinds.items()]
     return "\n".join(lines) + "\n"
 
 
-def _waits(rows: Iterable[tuple[object, ...]]) -> list[str]:
+def _waits(rows: Iterable[WaitBuckets]) -> list[str]:
     name = "handoff_time_to_decision_seconds"
     lines = _family(name, "histogram", "Seconds from an escalation's card to its decision, by category.")
     for row in rows:
-        category = label(str(row[0]))
-        for bound, count in zip(BUCKETS, row[1 : 1 + len(BUCKETS)], strict=True):
+        category = label(row.category)
+        for bound, count in zip(BUCKETS, row.at_most, strict=True):
             lines.append(f'{name}_bucket{{category="{category}",le="{bound}"}} {_number(count)}')
-        total, seconds = row[1 + len(BUCKETS)], row[2 + len(BUCKETS)]
+        total, seconds = row.decided, row.total_seconds
         lines.append(f'{name}_bucket{{category="{category}",le="+Inf"}} {_number(total)}')
         lines.append(f'{name}_sum{{category="{category}"}} {_number(seconds)}')
         lines.append(f'{name}_count{{category="{category}"}} {_number(total)}')

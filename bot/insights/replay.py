@@ -10,23 +10,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from bot.review.graduation import JOINS, LABELLED, OVERRIDE
+from bot.store import queries
 from bot.store.ledger import Ledger
-from scoring.models import Assessment, Route
+from scoring.models import Route
 from scoring.policy import Policy
 from scoring.rerouting import reroute
 from scoring.tuning import Certification, Example, certify
 
-_HISTORY = f"""
-SELECT p.category, a.body, ({LABELLED} AND {OVERRIDE}) AS overridden {JOINS}
-WHERE p.stored_at >= ? ORDER BY p.stored_at
-"""
-_LABELS = f"""
-SELECT a.score, ({LABELLED} AND {OVERRIDE}) AS bad,
-       EXISTS (SELECT 1 FROM json_each(a.body, '$.signals') s
-               WHERE json_extract(s.value, '$.kind') = 'hard' AND json_extract(s.value, '$.fired')) AS hard
-{JOINS} WHERE p.category = ? AND {LABELLED}
-"""  # noqa: S608 - constants only
 FIELDS = ("proposals", "escalated_before", "escalated_after", "newly_escalated", "no_longer_escalated")
 OVERRIDE_FIELDS = ("overrides", "overrides_run_before_review", "overrides_unseen")
 
@@ -35,8 +25,7 @@ def replay(ledger: Ledger, policy: Policy, *, since: datetime | None = None) -> 
     """Per category and in total: how routing changes under `policy`, and which past overrides would run."""
     start = since.isoformat(timespec="milliseconds") if since else ""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS + OVERRIDE_FIELDS, 0))
-    for category, body, overridden in ledger.db.execute(_HISTORY, [start]):
-        assessment = Assessment.model_validate_json(body)
+    for category, assessment, overridden in queries.replay_rows(ledger, since=start):
         route, audit = reroute(assessment, category, policy)
         before, after = assessment.route is Route.ESCALATE, route is Route.ESCALATE
         row = counts[category]
@@ -80,8 +69,5 @@ def format_replay(result: dict[str, Any]) -> str:
 
 def tune(ledger: Ledger, category: str, *, target: float, confidence: float) -> Certification:
     """The loosest threshold the category's logged labels certify for `target` escape rate at `confidence`."""
-    examples = [
-        Example(score=float(score), bad=bool(bad), hard=bool(hard))
-        for score, bad, hard in ledger.db.execute(_LABELS, [category])
-    ]
+    examples = [Example(score=s.score, bad=s.bad, hard=s.hard) for s in queries.labelled_scores(ledger, category)]
     return certify(examples, target=target, confidence=confidence)

@@ -6,53 +6,17 @@ Python side only turns counts into rates, bounds, quantiles and the graduation v
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.review.graduation import JOINS, LABELLED, OVERRIDE, effective_level, verdict_for
+from bot.review.graduation import effective_level, verdict_for
 from bot.review.policy_file import load_policy
+from bot.store import queries
 from bot.store.ledger import Ledger
+from bot.store.rows import CategoryCounts
 from scoring.policy import Policy
 from scoring.stats import quantile_from_histogram, wilson_upper
-
-PER_CATEGORY = f"""
-SELECT p.category AS category,
-       COUNT(*) AS volume,
-       SUM(a.route = 'escalate') AS escalated,
-       SUM(a.route = 'auto') AS auto,
-       SUM(a.route = 'review_after') AS review_after,
-       SUM(a.route = 'auto' AND a.audit = 0) AS unseen,
-       SUM(a.audit) AS audited,
-       SUM(a.route = 'escalate' AND d.proposal_id IS NULL) AS pending,
-       SUM({LABELLED}) AS labelled,
-       SUM({LABELLED} AND {OVERRIDE}) AS overrides,
-       SUM(f.proposal_id IS NOT NULL) AS flags,
-       SUM(a.llm_calls) AS llm_calls,
-       SUM(a.cost_usd) AS cost_usd
-{JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)}
-GROUP BY p.category
-"""
-DECISION_MIX = (
-    "SELECT p.category, d.outcome, COUNT(*) FROM decisions d JOIN proposals p ON p.id = d.proposal_id GROUP BY 1, 2"
-)
-# Seconds from the card (or, without one, from storing the proposal) to the decision, for escalated proposals.
-WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
-WAIT_FROM = (
-    "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
-    " LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate'"
-)
-# Exact to the second under 10 minutes, to the minute under 10 hours, to the hour beyond: few groups, any size.
-WAIT_HISTOGRAM = f"""
-SELECT category, CASE WHEN s < 600 THEN CAST(s AS INTEGER) WHEN s < 36000 THEN CAST(s / 60 AS INTEGER) * 60
-                      ELSE CAST(s / 3600 AS INTEGER) * 3600 END AS bucket, COUNT(*)
-FROM (SELECT p.category AS category, {WAIT_SECONDS} AS s {WAIT_FROM})
-GROUP BY 1, 2
-"""  # noqa: S608 - constants only
-ESCALATION_STEPS = (
-    "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id GROUP BY 1, 2"
-)
 
 
 def build_report(
@@ -64,19 +28,20 @@ def build_report(
     """
     policy = policy or load_policy(Path("policy.yaml"), explicit=False)
     now = now or datetime.now(UTC)
-    mix: dict[str, dict[str, int]] = defaultdict(dict)
-    for category, outcome, n in ledger.db.execute(DECISION_MIX):
-        mix[category][outcome] = n
-    waits: dict[str, dict[float, int]] = defaultdict(dict)
-    for category, bucket, n in ledger.db.execute(WAIT_HISTOGRAM):
-        waits[category][float(bucket)] = n
-    steps: dict[str, dict[str, int]] = defaultdict(dict)
-    for category, kind, n in ledger.db.execute(ESCALATION_STEPS):
-        steps[category][kind] = n
-    rows = {row["category"]: row for row in ledger.db.query(PER_CATEGORY)}
+    mix, waits = queries.decision_mix(ledger), queries.wait_histogram(ledger)
+    steps, rows = queries.escalation_step_counts(ledger), queries.category_counts(ledger)
     names = sorted(set(rows) | set(policy.categories))
     categories = [
-        _category(ledger, policy, name, rows.get(name, {}), mix[name], waits[name], steps[name], now=now)
+        _category(
+            ledger,
+            policy,
+            name,
+            rows.get(name, CategoryCounts()),
+            mix.get(name, {}),
+            waits.get(name, {}),
+            steps.get(name, {}),
+            now=now,
+        )
         for name in names
     ]
     totals = {key: sum(c[key] for c in categories) for key in ("volume", "auto", "review_after", "escalated")}
@@ -96,14 +61,14 @@ def _category(
     ledger: Ledger,
     policy: Policy,
     name: str,
-    row: Any,
+    row: CategoryCounts,
     mix: dict[str, int],
     waits: dict[float, int],
     steps: dict[str, int],
     *,
     now: datetime,
 ) -> dict[str, Any]:
-    count = {key: int(row.get(key) or 0) for key in PER_CATEGORY_KEYS}
+    count = row.counts()
     labelled, overrides = count["labelled"], count["overrides"]
     assessed = count["escalated"] + count["auto"] + count["review_after"]
     rules = policy.category(name)
@@ -113,7 +78,7 @@ def _category(
         "level": rules.level.value if rules else None,
         "effective_level": effective_level(ledger, policy, name).value if rules else None,
         **count,
-        "cost_usd": round(float(row.get("cost_usd") or 0.0), 6),
+        "cost_usd": round(row.cost_usd, 6),
         "escalation_rate": _share(count["escalated"], assessed),
         "acting_unreviewed": _share(count["auto"] + count["review_after"], assessed),
         "unseen": _share(count["unseen"], assessed),
@@ -128,21 +93,6 @@ def _category(
         "escalation_steps": dict(sorted(steps.items())),
         "graduation": verdict.as_dict() if verdict else {"state": "unknown_category", "reason": "not in the policy"},
     }
-
-
-PER_CATEGORY_KEYS = (
-    "volume",
-    "escalated",
-    "auto",
-    "review_after",
-    "unseen",
-    "audited",
-    "pending",
-    "labelled",
-    "overrides",
-    "flags",
-    "llm_calls",
-)
 
 
 def status_line(auto: int, review_after: int, escalated: int) -> str:

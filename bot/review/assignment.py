@@ -35,9 +35,9 @@ def route(runtime: Runtime, proposal: Proposal, now: datetime) -> Assignee:
 def redirected_to(runtime: Runtime, pid: str) -> str | None:
     """The user a review was redirected to (its chain restarted for them), if any."""
     timers = runtime.ledger.timers(pid)
-    if not timers or timers[0]["generation"] < 2:
+    if not timers or timers[0].generation < 2:
         return None
-    user = str(timers[0]["assignee"])
+    user = timers[0].assignee
     return user if user.startswith(("U", "W")) else None
 
 
@@ -50,7 +50,7 @@ def card_facts(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime 
     moment = now or datetime.now(UTC)
     user = redirected_to(runtime, pid) or route(runtime, proposal, moment).user
     asked = (user,) if user else cards.reviewer_ids(category)
-    deadline = next((str(t["due_at"]) for t in runtime.ledger.timers(pid) if t["step"] == "expire"), None)
+    deadline = next((t.due_at for t in runtime.ledger.timers(pid) if t.step == "expire"), None)
     if deadline is None and "expire" in (due := schedule(category.timeouts, moment)):
         deadline = due["expire"].isoformat()
     return CardFacts(irreversible=category.irreversible, reviewers=asked, deadline=deadline)

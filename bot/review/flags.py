@@ -15,6 +15,8 @@ from bot.runtime import Runtime
 from bot.slack.messages import tell
 from bot.slack.surfaces.blocks import clip, escape
 from bot.slack.surfaces.flag_card import FLAG, flag_card
+from bot.store import queries
+from bot.store.rows import MessageRef
 from scoring.models import Assessment, Proposal, Route
 
 __all__ = ["FLAG", "flag", "needs_review_after", "post_review_after", "review_message"]
@@ -28,10 +30,9 @@ def needs_review_after(assessment: Assessment | None) -> bool:
     return assessment is not None and (assessment.route is Route.REVIEW_AFTER or assessment.audit)
 
 
-def review_message(runtime: Runtime, pid: str) -> tuple[str, str] | None:
-    """(channel, ts) of the proposal's review-after message, or None."""
-    row = runtime.ledger.db.execute("SELECT channel, ts FROM review_messages WHERE proposal_id = ?", [pid]).fetchone()
-    return (str(row[0]), str(row[1])) if row else None
+def review_message(runtime: Runtime, pid: str) -> MessageRef | None:
+    """The proposal's review-after message, or None."""
+    return queries.review_message(runtime.ledger, pid)
 
 
 def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment | None) -> None:
@@ -78,19 +79,20 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
         )
         return False
     if not runtime.ledger.record_flag(pid, flagger=user):
-        row = runtime.ledger.db.execute("SELECT flagger, flagged_at FROM flags WHERE proposal_id = ?", [pid]).fetchone()
+        row = queries.flag_on(runtime.ledger, pid)
+        assert row is not None
         tell(
             runtime,
             channel=channel,
             user=user,
-            text=f"Already flagged by <@{row[0]}> at {row[1]}; it counts once. Nothing changed.",
+            text=f"Already flagged by <@{row.flagger}> at {row.flagged_at}; it counts once. Nothing changed.",
         )
         return False
     where = review_message(runtime, pid)
     if where is not None:
         runtime.slack.chat_update(
-            channel=where[0],
-            ts=where[1],
+            channel=where.channel,
+            ts=where.ts,
             text=clip(f"Flagged as wrong: {escape(proposal.summary)} ({pid})", 300),
             blocks=flag_card(pid, proposal, assessment, flagged_by=user),
         )

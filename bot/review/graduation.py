@@ -11,31 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.store import queries
 from bot.store.ledger import Ledger
 from scoring.graduation import Evidence, Recommendation, Verdict, evaluate
 from scoring.models import policy_reviewer
 from scoring.policy import Level, Policy
 from scoring.stats import population_stability
-
-LABELLED = (
-    "((d.reviewer NOT LIKE 'policy:%' AND d.outcome != 'timeout') OR a.route = 'review_after' OR a.audit = 1"
-    " OR f.proposal_id IS NOT NULL)"
-)
-OVERRIDE = (
-    "((d.reviewer NOT LIKE 'policy:%' AND d.outcome IN ('edit', 'reject', 'alternative', 'redirect'))"
-    " OR f.proposal_id IS NOT NULL)"
-)
-UNREVIEWED = "(a.route = 'review_after' OR a.audit = 1)"
-JOINS = (
-    "FROM proposals p JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id"
-    " LEFT JOIN flags f ON f.proposal_id = p.id"
-)
-SIZE_BUCKETS = tuple(2**k for k in range(6, 18))
-SIZE_BUCKET = (
-    "CASE "
-    + " ".join(f"WHEN LENGTH(p.body) < {b} THEN '<{b}'" for b in SIZE_BUCKETS)
-    + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
-)
 
 
 @dataclass(frozen=True)
@@ -56,12 +37,8 @@ def applied_event(ledger: Ledger, policy: Policy, category: str) -> Applied | No
     rules = policy.category(category)
     if rules is None or rules.never_graduate:
         return None
-    row = ledger.db.execute(
-        "SELECT to_level, decided_at FROM policy_events WHERE category = ? AND status = 'applied'"
-        " AND base_level = ? ORDER BY seq DESC LIMIT 1",
-        [category, rules.level.value],
-    ).fetchone()
-    return Applied(Level(row[0]), datetime.fromisoformat(row[1])) if row else None
+    row = queries.applied_level(ledger, category, base_level=rules.level.value)
+    return Applied(Level(row.to_level), datetime.fromisoformat(row.decided_at)) if row else None
 
 
 def effective_level(ledger: Ledger, policy: Policy, category: str) -> Level:
@@ -89,21 +66,14 @@ def evidence_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime
     applied = applied_event(ledger, policy, category)
     since = iso(applied.since) if applied else ""
     recent = max(since, iso(now - timedelta(days=rules.demote_window_days)))
-    row = ledger.db.execute(
-        f"SELECT SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}), MIN(CASE WHEN {LABELLED} THEN p.stored_at END),"
-        f" SUM(p.stored_at >= :recent AND {UNREVIEWED}),"
-        f" SUM(p.stored_at >= :recent AND {UNREVIEWED} AND f.proposal_id IS NOT NULL)"
-        f" {JOINS} WHERE p.category = :category AND p.stored_at >= :since",
-        {"recent": recent, "category": category, "since": since},
-    ).fetchone()
-    samples, overrides, first, recent_samples, recent_overrides = row
+    counts = queries.label_counts(ledger, category, since=since, recent=recent)
     return Evidence(
-        samples=samples or 0,
-        overrides=overrides or 0,
+        samples=counts.samples,
+        overrides=counts.overrides,
         since=applied.since if applied else None,
-        first_sample_at=datetime.fromisoformat(first) if first else None,
-        recent_samples=recent_samples or 0,
-        recent_overrides=recent_overrides or 0,
+        first_sample_at=datetime.fromisoformat(counts.first_sample_at) if counts.first_sample_at else None,
+        recent_samples=counts.recent_samples,
+        recent_overrides=counts.recent_overrides,
         drift=drift_for(ledger, policy, category, now=now),
     )
 
@@ -113,13 +83,7 @@ def drift_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -
     rules = policy.graduation_for(category)
     split = now - timedelta(days=rules.drift_days)
     start = split - timedelta(days=rules.reference_days)
-    rows = ledger.db.execute(
-        f"SELECT p.stored_at >= ?, {SIZE_BUCKET}, COUNT(*) FROM proposals p"  # noqa: S608
-        " WHERE p.category = ? AND p.stored_at >= ? GROUP BY 1, 2",
-        [iso(split), category, iso(start)],
-    ).fetchall()
-    reference = {bucket: n for is_recent, bucket, n in rows if not is_recent}
-    recent = {bucket: n for is_recent, bucket, n in rows if is_recent}
+    reference, recent = queries.size_histogram(ledger, category, start=iso(start), split=iso(split))
     if min(sum(reference.values()), sum(recent.values())) < rules.drift_min_samples:
         return None
     return population_stability(reference, recent)
@@ -172,9 +136,4 @@ def graduate(ledger: Ledger, policy: Policy, *, now: datetime, apply: bool = Fal
 
 def open_proposal(ledger: Ledger, category: str, target: Level) -> int | None:
     """The number of a still-proposed promotion of `category` to `target`, if one is waiting."""
-    row = ledger.db.execute(
-        "SELECT seq FROM policy_events WHERE category = ? AND to_level = ? AND status = 'proposed'"
-        " ORDER BY seq DESC LIMIT 1",
-        [category, target.value],
-    ).fetchone()
-    return int(row[0]) if row else None
+    return queries.open_promotion(ledger, category, target.value)

@@ -6,10 +6,8 @@ for a few minutes, so every worker (and every forked job) shares one computation
 
 from __future__ import annotations
 
-import json
-
 from bot.runtime import Runtime
-from scoring.models import AgentInput
+from bot.store import queries
 from scoring.signals import CategoryStats
 
 WINDOW = 1000
@@ -22,10 +20,6 @@ def category_history(runtime: Runtime, category: str) -> CategoryStats:
     cached = runtime.redis.get(key)
     if cached:
         return CategoryStats.model_validate_json(cached)
-    rows = runtime.ledger.db.execute(
-        "SELECT json_extract(body, '$.input') FROM proposals WHERE category = ? ORDER BY stored_at DESC LIMIT ?",
-        [category, WINDOW],
-    ).fetchall()
-    stats = CategoryStats.from_inputs(AgentInput.model_validate(json.loads(row[0])) for row in rows if row[0])
+    stats = CategoryStats.from_inputs(queries.recent_inputs(runtime.ledger, category, limit=WINDOW))
     runtime.redis.set(key, stats.model_dump_json(), ex=CACHE_SECONDS)
     return stats

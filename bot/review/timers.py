@@ -51,7 +51,7 @@ def restart_chain(runtime: Runtime, pid: str, assignee: str, *, now: datetime | 
     proposal = runtime.ledger.proposal(pid)
     if proposal is None or runtime.ledger.decision(pid) is not None:
         return False
-    generation = max((t["generation"] for t in runtime.ledger.timers(pid)), default=0) + 1
+    generation = max((t.generation for t in runtime.ledger.timers(pid)), default=0) + 1
     moment = now or datetime.now(UTC)
     if not _begin(runtime, pid, proposal, generation=generation, assignee=assignee, now=moment):
         return False
@@ -86,7 +86,7 @@ def fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:
         runtime.ledger.claim_timer(proposal_id, generation=generation, step=step, state="cancelled")
         return "decided"
     latest = runtime.ledger.timers(proposal_id)
-    if not any(t["generation"] == generation and t["step"] == step and t["state"] == "scheduled" for t in latest):
+    if not any(t.generation == generation and t.step == step and t.state == "scheduled" for t in latest):
         return "not due"
     proposal = runtime.ledger.proposal(proposal_id)
     category = runtime.policy.category(proposal.category) if proposal else None
@@ -100,7 +100,7 @@ def fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:
     if not runtime.ledger.claim_timer(proposal_id, generation=generation, step=step):
         return "claimed"
     if step == "remind":
-        return _remind(runtime, proposal_id, proposal, latest[0]["assignee"] if generation > 1 else None)
+        return _remind(runtime, proposal_id, proposal, latest[0].assignee if generation > 1 else None)
     return _escalate(runtime, proposal_id, proposal, category)
 
 

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from bot.store.clock import utcnow
 from bot.store.migrations import migrate
+from bot.store.rows import MessageRef, ScheduledTimer, TimerRow
 from scoring.models import Assessment, Decision, Proposal
 
 GENESIS = "0" * 64
@@ -191,10 +192,10 @@ class Ledger:
         """The stored decision, or None."""
         return self._decision(self.db, proposal_id)
 
-    def card(self, proposal_id: str) -> tuple[str, str] | None:
-        """(channel, ts) of the proposal's review card, or None."""
+    def card(self, proposal_id: str) -> MessageRef | None:
+        """The proposal's review card, or None."""
         row = self.db.execute("SELECT channel, ts FROM cards WHERE proposal_id = ?", [proposal_id]).fetchone()
-        return (row[0], row[1]) if row else None
+        return MessageRef(row[0], row[1]) if row else None
 
     def execution(self, proposal_id: str) -> str | None:
         """The execution status, or None when it has not run."""
@@ -362,24 +363,23 @@ class Ledger:
             )
             return bool(cursor.rowcount)
 
-    def timers(self, proposal_id: str) -> list[dict[str, Any]]:
-        """The latest generation of a review's timers: generation, step, due_at, assignee, state."""
+    def timers(self, proposal_id: str) -> list[TimerRow]:
+        """The latest generation of a review's timers, by due time."""
         rows = self.db.execute(
             "SELECT generation, step, due_at, assignee, state FROM timers WHERE proposal_id = ?"
             " AND generation = (SELECT MAX(generation) FROM timers WHERE proposal_id = ?) ORDER BY due_at",
             [proposal_id, proposal_id],
         ).fetchall()
-        keys = ("generation", "step", "due_at", "assignee", "state")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [TimerRow(int(row[0]), row[1], row[2], row[3], row[4]) for row in rows]
 
-    def scheduled_timers(self) -> list[tuple[str, int, str, str]]:
-        """(proposal_id, generation, step, due_at) of every timer still to fire on an undecided review."""
+    def scheduled_timers(self) -> list[ScheduledTimer]:
+        """Every timer still to fire on an undecided review, by due time."""
         rows = self.db.execute(
             "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
             " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
             " ORDER BY t.due_at"
         ).fetchall()
-        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
+        return [ScheduledTimer(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
     def held_ids(self) -> list[str]:
         """Reviews that expired with the `hold` outcome: still pending, no longer pinging anyone."""

@@ -2,7 +2,7 @@
 
 The card goes to the policy's `channel` and mentions the `owners`; only an owner's click counts. The
 button value is the policy event's number; the approver is the payload's user. Applying records the
-event in the ledger, which `promotions.effective_level` reads.
+event in the ledger, which `bot.review.graduation.effective_level` reads.
 """
 
 from __future__ import annotations
@@ -15,57 +15,49 @@ from slack_sdk import WebClient
 from bot.runtime import Runtime
 from bot.slack.messages import tell
 from bot.slack.surfaces.blocks import HEADER_LIMIT, SECTION_LIMIT, clip, escape
+from bot.store import queries
 from bot.store.ledger import Ledger
+from bot.store.rows import PolicyEvent
 from scoring.policy import Policy
 
 APPROVE = "handoff_promotion_approve"
 DECLINE = "handoff_promotion_decline"
 ACTION_IDS = (APPROVE, DECLINE)
-_EVENT = (
-    "SELECT category, from_level, to_level, reason, status, decided_by, channel, ts FROM policy_events WHERE seq = ?"
-)
 
 
-def promotion_card(seq: int, event: dict[str, Any], owners: list[str]) -> list[dict[str, Any]]:
+def promotion_card(seq: int, event: PolicyEvent, owners: list[str]) -> list[dict[str, Any]]:
     """The card proposing one promotion (buttons while proposed, the outcome once decided)."""
-    revision = 1 if event["status"] == "proposed" else 2
-    title = clip(f"Promotion: {event['category']} to {event['to_level']}", HEADER_LIMIT)
+    revision = 1 if event.status == "proposed" else 2
+    title = clip(f"Promotion: {event.category} to {event.to_level}", HEADER_LIMIT)
     who = " ".join(f"<@{owner}>" for owner in owners) or "_no owners in the policy_"
     text = (
-        f"*{escape(event['category'])}* has earned more autonomy: *{event['from_level']}* → *{event['to_level']}*\n"
-        f"{escape(event['reason'])}\nOwners: {who}"
+        f"*{escape(event.category)}* has earned more autonomy: *{event.from_level}* → *{event.to_level}*\n"
+        f"{escape(event.reason)}\nOwners: {who}"
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "block_id": f"ph:{seq}:{revision}", "text": {"type": "plain_text", "text": title}},
         _section(clip(text, SECTION_LIMIT), f"pw:{seq}:{revision}"),
     ]
-    if event["status"] == "proposed":
+    if event.status == "proposed":
         buttons = [_button("Apply", APPROVE, seq, style="primary"), _button("Decline", DECLINE, seq)]
         blocks.append({"type": "actions", "block_id": f"pa:{seq}:1", "elements": buttons})
     else:
-        done = f"*{event['status'].capitalize()}* by <@{event['decided_by']}>"
+        done = f"*{event.status.capitalize()}* by <@{event.decided_by}>"
         blocks.append(_section(done, f"pd:{seq}:2"))
     context = f"policy event {seq} · `handoff report` shows the effective level"
     blocks.append({"type": "context", "block_id": f"pc:{seq}:{revision}", "elements": [_mrkdwn(context)]})
     return blocks
 
 
-def policy_event(ledger: Ledger, seq: int) -> dict[str, Any] | None:
-    """One policy event as a dict, or None."""
-    row = ledger.db.execute(_EVENT, [seq]).fetchone()
-    keys = ("category", "from_level", "to_level", "reason", "status", "decided_by", "channel", "ts")
-    return dict(zip(keys, row, strict=True)) if row else None
-
-
 def post_promotion_card(slack: WebClient, ledger: Ledger, policy: Policy, seq: int) -> None:
     """Post the card for a proposed promotion to the policy's channel, once."""
-    event = policy_event(ledger, seq)
-    if event is None or event["ts"] or event["status"] != "proposed":
+    event = queries.policy_event(ledger, seq)
+    if event is None or event.card or event.status != "proposed":
         return
     owners = " ".join(f"<@{o}>" for o in policy.owners)
     response = slack.chat_postMessage(
         channel=policy.channel,
-        text=clip(f"{owners} promotion proposed: {event['category']} to {event['to_level']}", 300),
+        text=clip(f"{owners} promotion proposed: {event.category} to {event.to_level}", 300),
         blocks=promotion_card(seq, event, policy.owners),
     )
     ledger.record_policy_card(seq, channel=str(response["channel"]), ts=str(response["ts"]))
@@ -82,12 +74,12 @@ def decide(runtime: Runtime, seq: int, *, user: str, channel: str, apply: bool) 
     if not runtime.ledger.decide_policy_event(seq, actor=user, apply=apply):
         tell(runtime, channel=channel, user=user, text="This promotion was already decided. Nothing changed.")
         return False
-    event = policy_event(runtime.ledger, seq)
-    if event and event["channel"] and event["ts"]:
+    event = queries.policy_event(runtime.ledger, seq)
+    if event and event.card:
         runtime.slack.chat_update(
-            channel=event["channel"],
-            ts=event["ts"],
-            text=f"Promotion {event['status']}: {event['category']} to {event['to_level']}",
+            channel=event.card.channel,
+            ts=event.card.ts,
+            text=f"Promotion {event.status}: {event.category} to {event.to_level}",
             blocks=promotion_card(seq, event, runtime.policy.owners),
         )
     return True

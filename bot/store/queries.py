@@ -1,0 +1,250 @@
+"""Reads over the ledger beyond one proposal's own record, each returning typed rows: side tables, policy
+events, a category's recent inputs, and the aggregates behind graduation, the report, metrics, replay
+and export.
+
+With `ledger.py` this module holds every SQL statement handoff runs. What counts as labelled and as an
+override is defined once in `scoring.labels`; LABELLED and OVERRIDE are derived from it (and a test
+checks them against `scoring.labels.judge` on every combination).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from bot.store.ledger import Ledger
+from bot.store.rows import (
+    AppliedLevel,
+    CategoryCounts,
+    CategoryTotals,
+    EscalationStep,
+    ExportRow,
+    Flag,
+    LabelCounts,
+    LabelledScore,
+    MessageRef,
+    PolicyEvent,
+    ReplayRow,
+    SizeHistogram,
+    WaitBuckets,
+)
+from scoring.labels import LOOKED_AT_LATER, NOT_A_LABEL, OVERRIDE_OUTCOMES
+from scoring.models import POLICY_REVIEWER_PREFIX, AgentInput, Assessment
+
+_HUMAN = f"(d.reviewer NOT LIKE '{POLICY_REVIEWER_PREFIX}%' AND d.outcome != '{NOT_A_LABEL.value}')"
+_OVERRIDDEN = ", ".join(f"'{o.value}'" for o in OVERRIDE_OUTCOMES)
+LABELLED = f"({_HUMAN} OR a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1 OR f.proposal_id IS NOT NULL)"
+OVERRIDE = f"(({_HUMAN} AND d.outcome IN ({_OVERRIDDEN})) OR f.proposal_id IS NOT NULL)"
+UNREVIEWED = f"(a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1)"
+JOINS = (
+    "FROM proposals p JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id"
+    " LEFT JOIN flags f ON f.proposal_id = p.id"
+)
+_JOINS_ANY_ASSESSMENT = JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)
+SIZE_BUCKETS = tuple(2**k for k in range(6, 18))
+_SIZE_BUCKET = (
+    "CASE "
+    + " ".join(f"WHEN LENGTH(p.body) < {b} THEN '<{b}'" for b in SIZE_BUCKETS)
+    + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
+)
+# Seconds from the card (or, without one, from storing the proposal) to the decision, for escalated proposals.
+_WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
+_WAIT_FROM = (
+    "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
+    " LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate'"
+)
+_WAITS = f"SELECT p.category AS category, {_WAIT_SECONDS} AS s {_WAIT_FROM}"
+
+
+def review_message(ledger: Ledger, pid: str) -> MessageRef | None:
+    """The proposal's review-after message, if one was posted."""
+    row = ledger.db.execute("SELECT channel, ts FROM review_messages WHERE proposal_id = ?", [pid]).fetchone()
+    return MessageRef(str(row[0]), str(row[1])) if row else None
+
+
+def flag_on(ledger: Ledger, pid: str) -> Flag | None:
+    """The flag on an action that ran unreviewed, if anyone flagged it."""
+    row = ledger.db.execute("SELECT flagger, flagged_at FROM flags WHERE proposal_id = ?", [pid]).fetchone()
+    return Flag(str(row[0]), str(row[1])) if row else None
+
+
+def escalation_path(ledger: Ledger, pid: str) -> list[EscalationStep]:
+    """A review's escalation steps in order."""
+    query = "SELECT kind, target, detail, at FROM escalation_steps WHERE proposal_id = ? ORDER BY seq"
+    return [EscalationStep(*row) for row in ledger.db.execute(query, [pid]).fetchall()]
+
+
+def recent_inputs(ledger: Ledger, category: str, *, limit: int) -> list[AgentInput]:
+    """What the category's latest proposals saw, newest first."""
+    rows = ledger.db.execute(
+        "SELECT json_extract(body, '$.input') FROM proposals WHERE category = ? ORDER BY stored_at DESC LIMIT ?",
+        [category, limit],
+    ).fetchall()
+    return [AgentInput.model_validate(json.loads(row[0])) for row in rows if row[0]]
+
+
+def policy_event(ledger: Ledger, seq: int) -> PolicyEvent | None:
+    """One promotion or demotion, or None."""
+    row = ledger.db.execute(
+        "SELECT category, from_level, to_level, reason, status, decided_by, channel, ts FROM policy_events"
+        " WHERE seq = ?",
+        [seq],
+    ).fetchone()
+    if row is None:
+        return None
+    card = MessageRef(str(row[6]), str(row[7])) if row[6] and row[7] else None
+    return PolicyEvent(seq, row[0], row[1], row[2], row[3], row[4], row[5], card)
+
+
+def applied_level(ledger: Ledger, category: str, *, base_level: str) -> AppliedLevel | None:
+    """The latest promotion or demotion applied while the policy file said `base_level`."""
+    row = ledger.db.execute(
+        "SELECT to_level, decided_at FROM policy_events WHERE category = ? AND status = 'applied'"
+        " AND base_level = ? ORDER BY seq DESC LIMIT 1",
+        [category, base_level],
+    ).fetchone()
+    return AppliedLevel(row[0], row[1]) if row else None
+
+
+def open_promotion(ledger: Ledger, category: str, to_level: str) -> int | None:
+    """The number of a still-proposed promotion of `category` to `to_level`, if one is waiting."""
+    row = ledger.db.execute(
+        "SELECT seq FROM policy_events WHERE category = ? AND to_level = ? AND status = 'proposed'"
+        " ORDER BY seq DESC LIMIT 1",
+        [category, to_level],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def label_counts(ledger: Ledger, category: str, *, since: str, recent: str) -> LabelCounts:
+    """Labelled reviews and overrides of `category` stored since `since`; unreviewed ones since `recent`."""
+    row = ledger.db.execute(
+        f"SELECT SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}), MIN(CASE WHEN {LABELLED} THEN p.stored_at END),"
+        f" SUM(p.stored_at >= :recent AND {UNREVIEWED}),"
+        f" SUM(p.stored_at >= :recent AND {UNREVIEWED} AND f.proposal_id IS NOT NULL)"
+        f" {JOINS} WHERE p.category = :category AND p.stored_at >= :since",
+        {"recent": recent, "category": category, "since": since},
+    ).fetchone()
+    samples, overrides, first, recent_samples, recent_overrides = row
+    return LabelCounts(samples or 0, overrides or 0, first, recent_samples or 0, recent_overrides or 0)
+
+
+def size_histogram(ledger: Ledger, category: str, *, start: str, split: str) -> SizeHistogram:
+    """Proposal sizes of `category` per bucket: stored from `start` to `split`, and from `split` on."""
+    rows = ledger.db.execute(
+        f"SELECT p.stored_at >= ?, {_SIZE_BUCKET}, COUNT(*) FROM proposals p"  # noqa: S608 - constants only
+        " WHERE p.category = ? AND p.stored_at >= ? GROUP BY 1, 2",
+        [split, category, start],
+    ).fetchall()
+    reference = {bucket: n for is_recent, bucket, n in rows if not is_recent}
+    recent = {bucket: n for is_recent, bucket, n in rows if is_recent}
+    return SizeHistogram(reference, recent)
+
+
+def category_counts(ledger: Ledger) -> dict[str, CategoryCounts]:
+    """The report's counts per category that has proposals."""
+    query = f"""
+    SELECT p.category, COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), SUM(a.route = 'review_after'),
+           SUM(a.route = 'auto' AND a.audit = 0), SUM(a.audit), SUM(a.route = 'escalate' AND d.proposal_id IS NULL),
+           SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls),
+           SUM(a.cost_usd)
+    {_JOINS_ANY_ASSESSMENT} GROUP BY p.category
+    """
+    counts = {}
+    for category, *numbers, cost in ledger.db.execute(query).fetchall():
+        values = dict(zip(CategoryCounts().counts(), (int(n or 0) for n in numbers), strict=True))
+        counts[category] = CategoryCounts(**values, cost_usd=float(cost or 0.0))
+    return counts
+
+
+def decision_mix(ledger: Ledger) -> dict[str, dict[str, int]]:
+    """How many decisions of each outcome, per category."""
+    query = "SELECT p.category, d.outcome, COUNT(*) FROM decisions d JOIN proposals p ON p.id = d.proposal_id"
+    mix: dict[str, dict[str, int]] = defaultdict(dict)
+    for category, outcome, n in ledger.db.execute(query + " GROUP BY 1, 2"):
+        mix[category][outcome] = n
+    return mix
+
+
+def wait_histogram(ledger: Ledger) -> dict[str, dict[float, int]]:
+    """Seconds to decide escalations per category, exact to the second under 10 minutes, to the minute
+    under 10 hours, to the hour beyond: few groups, whatever the ledger's size."""
+    query = f"""
+    SELECT category, CASE WHEN s < 600 THEN CAST(s AS INTEGER) WHEN s < 36000 THEN CAST(s / 60 AS INTEGER) * 60
+                          ELSE CAST(s / 3600 AS INTEGER) * 3600 END AS bucket, COUNT(*)
+    FROM ({_WAITS}) GROUP BY 1, 2
+    """  # noqa: S608 - constants only
+    waits: dict[str, dict[float, int]] = defaultdict(dict)
+    for category, bucket, n in ledger.db.execute(query):
+        waits[category][float(bucket)] = n
+    return waits
+
+
+def wait_buckets(ledger: Ledger, buckets: tuple[int, ...]) -> list[WaitBuckets]:
+    """Escalated decisions per category by time to decide, cumulative over `buckets` (seconds)."""
+    sums = ", ".join(f"SUM(s <= {int(b)})" for b in buckets)
+    query = f"SELECT category, {sums}, COUNT(*), SUM(s) FROM ({_WAITS}) GROUP BY 1"  # noqa: S608 - ints only
+    return [
+        WaitBuckets(row[0], tuple(row[1 : 1 + len(buckets)]), row[1 + len(buckets)], row[2 + len(buckets)])
+        for row in ledger.db.execute(query).fetchall()
+    ]
+
+
+def escalation_step_counts(ledger: Ledger) -> dict[str, dict[str, int]]:
+    """How many reminders, escalations, holds and expiries, per category and kind."""
+    query = "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id"
+    steps: dict[str, dict[str, int]] = defaultdict(dict)
+    for category, kind, n in ledger.db.execute(query + " GROUP BY 1, 2"):
+        steps[category][kind] = n
+    return steps
+
+
+def category_totals(ledger: Ledger) -> list[CategoryTotals]:
+    """The metrics' counters per category: escalations, overrides, flags, LLM calls, tokens and cost."""
+    query = f"""
+    SELECT p.category, SUM(a.route = 'escalate'), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL),
+           SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd) {JOINS} GROUP BY 1
+    """
+    return [CategoryTotals(*row) for row in ledger.db.execute(query).fetchall()]
+
+
+def replay_rows(ledger: Ledger, *, since: str) -> Iterator[ReplayRow]:
+    """Every stored assessment since `since`, oldest first, with whether a person overrode it."""
+    query = (
+        f"SELECT p.category, a.body, ({LABELLED} AND {OVERRIDE}) {JOINS} WHERE p.stored_at >= ? ORDER BY p.stored_at"
+    )
+    for category, body, overridden in ledger.db.execute(query, [since]):
+        yield ReplayRow(category, Assessment.model_validate_json(body), bool(overridden))
+
+
+def labelled_scores(ledger: Ledger, category: str) -> list[LabelledScore]:
+    """The score of every labelled proposal of `category`, whether it was bad and whether a hard signal fired."""
+    query = f"""
+    SELECT a.score, ({LABELLED} AND {OVERRIDE}),
+           EXISTS (SELECT 1 FROM json_each(a.body, '$.signals') s
+                   WHERE json_extract(s.value, '$.kind') = 'hard' AND json_extract(s.value, '$.fired'))
+    {JOINS} WHERE p.category = ? AND {LABELLED}
+    """  # noqa: S608 - constants only
+    return [LabelledScore(float(s), bool(b), bool(h)) for s, b, h in ledger.db.execute(query, [category])]
+
+
+def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str) -> Iterator[ExportRow]:
+    """Every proposal stored in [since, until) (of `category`, if given), oldest first, with all it led to."""
+    query = """
+    SELECT p.id, p.category, p.stored_at, p.body, a.body, d.body, e.status, e.detail, e.executed_at, f.flagger,
+           f.reason, f.flagged_at, c.posted_at
+    FROM proposals p LEFT JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id
+    LEFT JOIN executions e ON e.proposal_id = p.id LEFT JOIN flags f ON f.proposal_id = p.id
+    LEFT JOIN cards c ON c.proposal_id = p.id
+    WHERE (:category IS NULL OR p.category = :category) AND p.stored_at >= :since AND p.stored_at < :until
+    ORDER BY p.stored_at, p.id
+    """
+    params = {"category": category, "since": since, "until": until}
+    for pid, name, stored_at, body, assessment, decision, *rest in ledger.db.execute(query, params):
+        yield ExportRow(pid, name, stored_at, json.loads(body), _json(assessment), _json(decision), *rest)
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None

@@ -1,0 +1,166 @@
+"""Typed rows the store returns, so callers read fields by name instead of tuples by index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
+
+from scoring.models import Assessment
+
+
+class MessageRef(NamedTuple):
+    """A Slack message the ledger points at: a review card, a review-after message, a promotion card."""
+
+    channel: str
+    ts: str
+
+
+class TimerRow(NamedTuple):
+    """One step of a review's escalation chain as the ledger keeps it."""
+
+    generation: int
+    step: str
+    due_at: str
+    assignee: str
+    state: str
+
+
+class ScheduledTimer(NamedTuple):
+    """A step still to fire on an undecided review."""
+
+    proposal_id: str
+    generation: int
+    step: str
+    due_at: str
+
+
+class Flag(NamedTuple):
+    """Who flagged an action that ran unreviewed, and when."""
+
+    flagger: str
+    flagged_at: str
+
+
+class EscalationStep(NamedTuple):
+    """One entry of a review's escalation path: asked, reminded, escalated, held, expired."""
+
+    kind: str
+    target: str
+    detail: str
+    at: str
+
+
+@dataclass(frozen=True)
+class PolicyEvent:
+    """A promotion or demotion: proposed, applied or declined, and the card that proposed it."""
+
+    seq: int
+    category: str
+    from_level: str
+    to_level: str
+    reason: str
+    status: str
+    decided_by: str | None
+    card: MessageRef | None
+
+
+class AppliedLevel(NamedTuple):
+    """The level the latest applied promotion or demotion of a category set, and when it was decided."""
+
+    to_level: str
+    decided_at: str
+
+
+class LabelCounts(NamedTuple):
+    """A category's labelled reviews and overrides since a moment, and those of the recent window."""
+
+    samples: int
+    overrides: int
+    first_sample_at: str | None
+    recent_samples: int
+    recent_overrides: int
+
+
+class SizeHistogram(NamedTuple):
+    """Proposal sizes per bucket, in a reference window and in the recent one."""
+
+    reference: dict[str, int]
+    recent: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CategoryCounts:
+    """The report's per-category counts (zero for a category with no proposals yet)."""
+
+    volume: int = 0
+    escalated: int = 0
+    auto: int = 0
+    review_after: int = 0
+    unseen: int = 0
+    audited: int = 0
+    pending: int = 0
+    labelled: int = 0
+    overrides: int = 0
+    flags: int = 0
+    llm_calls: int = 0
+    cost_usd: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Every integer count by name (cost aside)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cost_usd"}
+
+
+class CategoryTotals(NamedTuple):
+    """The metrics' per-category counters since the ledger began."""
+
+    category: str
+    escalations: int
+    overrides: int
+    flags: int
+    llm_calls: int
+    llm_tokens: int
+    llm_cost_usd: float
+
+
+class WaitBuckets(NamedTuple):
+    """Escalated decisions of a category by time to decide: how many took at most each bucket's seconds."""
+
+    category: str
+    at_most: tuple[int, ...]
+    decided: int
+    total_seconds: float
+
+
+class ReplayRow(NamedTuple):
+    """A stored assessment and whether a person overrode it."""
+
+    category: str
+    assessment: Assessment
+    overridden: bool
+
+
+class LabelledScore(NamedTuple):
+    """A labelled proposal's score, whether it was bad, and whether a hard signal fired."""
+
+    score: float
+    bad: bool
+    hard: bool
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """Everything the ledger holds about one proposal, for the export datasets (JSON bodies parsed)."""
+
+    id: str
+    category: str
+    stored_at: str
+    proposal: dict[str, Any]
+    assessment: dict[str, Any] | None
+    decision: dict[str, Any] | None
+    execution_status: str | None
+    execution_detail: str | None
+    executed_at: str | None
+    flagger: str | None
+    flag_reason: str | None
+    flagged_at: str | None
+    card_posted_at: str | None

@@ -1,0 +1,63 @@
+"""What counts as labelled and as an override has one definition (scoring.labels); the ledger's SQL agrees."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+import pytest
+
+from bot.store.queries import JOINS, LABELLED, OVERRIDE
+from scoring.labels import judge
+from scoring.models import Outcome, Route
+
+REVIEWERS = ("U0ALICE", "policy:timeout", "policy:review_after")
+DECISIONS = [None, *itertools.product([o.value for o in Outcome], REVIEWERS)]
+CASES = list(itertools.product(DECISIONS, [r.value for r in Route], (False, True), (False, True)))
+
+
+def test_the_ledgers_sql_agrees_with_judge_on_every_combination() -> None:
+    """For every outcome, reviewer, route, audit and flag, LABELLED and OVERRIDE say what judge says."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(
+        "CREATE TABLE proposals (id TEXT); CREATE TABLE assessments (proposal_id TEXT, route TEXT, audit INTEGER);"
+        "CREATE TABLE decisions (proposal_id TEXT, outcome TEXT, reviewer TEXT); CREATE TABLE flags (proposal_id TEXT);"
+    )
+    for n, (decision, route, audit, flagged) in enumerate(CASES):
+        db.execute("INSERT INTO proposals VALUES (?)", [str(n)])
+        db.execute("INSERT INTO assessments VALUES (?, ?, ?)", [str(n), route, int(audit)])
+        if decision is not None:
+            db.execute("INSERT INTO decisions VALUES (?, ?, ?)", [str(n), *decision])
+        if flagged:
+            db.execute("INSERT INTO flags VALUES (?)", [str(n)])
+    query = f"SELECT CAST(p.id AS INTEGER), COALESCE({LABELLED}, 0), COALESCE({LABELLED} AND {OVERRIDE}, 0) {JOINS}"
+    rows = db.execute(query).fetchall()
+    db.close()
+    assert len(rows) == len(CASES)
+    for n, labelled, overridden in rows:
+        decision, route, audit, flagged = CASES[n]
+        outcome, reviewer = decision or (None, None)
+        judged = judge(outcome=outcome, reviewer=reviewer, route=route, audit=audit, flagged=flagged)
+        assert (bool(labelled), bool(overridden)) == (judged is not None, bool(judged and judged.is_override)), CASES[n]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reviewer", "route", "flagged", "expected"),
+    [
+        ("approve", "U0ALICE", "escalate", False, ("ok", "approve")),
+        ("redirect", "U0ALICE", "escalate", False, ("bad", "redirect")),
+        ("edit", "U0ALICE", "escalate", False, ("bad", "edit")),
+        ("timeout", "policy:timeout", "escalate", False, None),
+        ("auto", "policy:review_after", "review_after", False, ("ok", "not_flagged")),
+        ("auto", "policy:review_after", "review_after", True, ("bad", "flag")),
+        ("auto", "policy:auto", "auto", False, None),
+        (None, None, "escalate", False, None),
+    ],
+)
+def test_judge_labels_what_a_person_judged(
+    outcome: str | None, reviewer: str | None, route: str, flagged: bool, expected: tuple[str, str] | None
+) -> None:
+    """A person's approval is ok, their change or redirect is an override, a flag is bad, a timeout is nothing."""
+    judged = judge(outcome=outcome, reviewer=reviewer, route=route, audit=False, flagged=flagged)
+    got = (judged.label, judged.source) if judged else None
+    assert got == expected
