@@ -4,7 +4,8 @@ metrics, replay and export share (the ledger's SQL is derived from these constan
 
 A person's decision other than a timeout is a label: an approval says "ok", an edit, rejection,
 alternative or redirect says "bad" (an override). An action that ran before anyone looked (review_after,
-or the audit sample) is labelled "ok" until someone flags it; a flag is always "bad".
+or the audit sample) is labelled only when a person answered: "ok" when they said it looks right (the
+confirmation's source, e.g. `looks_right`), "bad" when they flagged it. Silence is no label.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from scoring.models import Outcome, Route, is_policy_reviewer
 
 OVERRIDE_OUTCOMES = (Outcome.EDIT, Outcome.REJECT, Outcome.ALTERNATIVE, Outcome.REDIRECT)
 NOT_A_LABEL = Outcome.TIMEOUT  # nobody decided: never a label, never an override
-LOOKED_AT_LATER = Route.REVIEW_AFTER  # with the audit sample: labelled until flagged
+LOOKED_AT_LATER = Route.REVIEW_AFTER  # with the audit sample: labelled once a person answers
 
 
 @dataclass(frozen=True)
 class Judgement:
-    """A label (`ok` or `bad`) and where it came from (`approve`, `edit`, ..., `flag`, `not_flagged`)."""
+    """A label (`ok` or `bad`) and where it came from (`approve`, `edit`, ..., `flag`, `looks_right`)."""
 
     label: str
     source: str
@@ -37,15 +38,22 @@ def is_human_decision(outcome: str | None, reviewer: str | None) -> bool:
 
 
 def judge(
-    *, outcome: str | None, reviewer: str | None, route: str | None, audit: bool, flagged: bool
+    *,
+    outcome: str | None,
+    reviewer: str | None,
+    route: str | None,
+    audit: bool,
+    flagged: bool,
+    confirmed: str | None = None,
 ) -> Judgement | None:
-    """The label one proposal carries, or None when nobody judged it (pending, timed out, unaudited auto)."""
+    """The label one proposal carries, or None when nobody judged it (pending, timed out, unaudited auto,
+    or run before review and unanswered). `confirmed` is the source of a "looks right", if one was given."""
     if flagged:
         return Judgement("bad", "flag")
     if is_human_decision(outcome, reviewer):
         assert outcome is not None
         overridden = outcome in {o.value for o in OVERRIDE_OUTCOMES}
         return Judgement("bad" if overridden else "ok", outcome)
-    if route == LOOKED_AT_LATER.value or audit:
-        return Judgement("ok", "not_flagged")
+    if confirmed and (route == LOOKED_AT_LATER.value or audit):
+        return Judgement("ok", confirmed)
     return None

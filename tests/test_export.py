@@ -27,7 +27,9 @@ def ledger(tmp_path: Path) -> Ledger:
     add(ledger, "ra1", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
     add(ledger, "ra2", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
     add(ledger, "pend", "customer_email", outcome=None)
+    add(ledger, "ra3", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
     ledger.record_flag("ra2", flagger="U0BOB", reason="wrong tag")
+    ledger.record_confirmation("ra1", reviewer="U0BOB")
     ledger.record_escalation_step("ok1", "asked", "U0ALICE", "rotation email-oncall")
     return ledger
 
@@ -37,14 +39,15 @@ def records(ledger: Ledger, dataset: str, **filters: object) -> list[dict[str, o
 
 
 def test_eval_set_labels_each_judged_proposal(ledger: Ledger) -> None:
-    """Approvals and unflagged review-after actions are ok; edits, alternatives, rejections and flags are bad."""
+    """Approvals and review-after actions someone said look right are ok; edits, alternatives, rejections and
+    flags are bad; an action nobody answered (ra3) has no label."""
     labels = {r["id"]: (r["label"], r["label_source"]) for r in records(ledger, "eval")}
     assert labels == {
         "ok1": ("ok", "approve"),
         "ed1": ("bad", "edit"),
         "alt1": ("bad", "alternative"),
         "rej1": ("bad", "reject"),
-        "ra1": ("ok", "not_flagged"),
+        "ra1": ("ok", "looks_right"),
         "ra2": ("bad", "flag"),
     }
 
@@ -90,7 +93,7 @@ def test_export_filters_by_category_and_time(ledger: Ledger) -> None:
     """--category keeps one category; --since in the future keeps nothing; --until today keeps everything."""
     assert {r["category"] for r in records(ledger, "raw", category="tag_ticket")} == {"tag_ticket"}
     assert records(ledger, "raw", since=datetime.now(UTC) + timedelta(hours=1)) == []
-    assert len(records(ledger, "raw", until=datetime.now(UTC) + timedelta(hours=1))) == 7
+    assert len(records(ledger, "raw", until=datetime.now(UTC) + timedelta(hours=1))) == 8
 
 
 def test_export_command_refuses_a_bad_date(

@@ -81,3 +81,27 @@ def test_promotion_card_applies_only_for_an_owner(runtime: Runtime, slack: Slack
     )
     wait_until(lambda: "Applied" in json.dumps(slack.messages()), what="the card to show the outcome")
     assert slack.rejections == []
+
+
+def test_looks_right_records_a_clean_review_once(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer) -> None:
+    """ "Looks right" records who said so and marks the message; a second answer is refused; a flag still counts."""
+    pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
+    work(runtime)
+    message = message_with(slack, flags.LOOKS_RIGHT)
+    words = [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert words == ["Looks right", "Flag as wrong"]
+    assert reviewer.click(message, flags.LOOKS_RIGHT, user="U0BOB").status == 200
+    row = wait_until(
+        lambda: runtime.ledger.db.execute(
+            "SELECT reviewer, source FROM confirmations WHERE proposal_id = ?", [pid]
+        ).fetchone(),
+        what="the confirmation to be recorded",
+    )
+    assert tuple(row) == ("U0BOB", "looks_right")
+    wait_until(lambda: "*Looks right* to <@U0BOB>" in json.dumps(slack.messages()), what="the message to show it")
+    reviewer.click(message, flags.LOOKS_RIGHT, user="U0CAROL")
+    note = slack.wait_for(lambda s: s.ephemerals("U0CAROL"), timeout=5)[-1]
+    assert "already answered" in note["text"]
+    reviewer.click(message, flags.FLAG, user="U0CAROL")
+    wait_until(lambda: runtime.ledger.db.execute("SELECT COUNT(*) FROM flags").fetchone()[0] == 1, what="the flag")
+    assert slack.rejections == []

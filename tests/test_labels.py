@@ -13,51 +13,66 @@ from scoring.models import Outcome, Route
 
 REVIEWERS = ("U0ALICE", "policy:timeout", "policy:review_after")
 DECISIONS = [None, *itertools.product([o.value for o in Outcome], REVIEWERS)]
-CASES = list(itertools.product(DECISIONS, [r.value for r in Route], (False, True), (False, True)))
+CASES = list(
+    itertools.product(DECISIONS, [r.value for r in Route], (False, True), (False, True), (None, "looks_right"))
+)
 
 
 def test_the_ledgers_sql_agrees_with_judge_on_every_combination() -> None:
-    """For every outcome, reviewer, route, audit and flag, LABELLED and OVERRIDE say what judge says."""
+    """For every outcome, reviewer, route, audit, flag and confirmation, LABELLED and OVERRIDE say what judge says."""
     db = sqlite3.connect(":memory:")
     db.executescript(
         "CREATE TABLE proposals (id TEXT); CREATE TABLE assessments (proposal_id TEXT, route TEXT, audit INTEGER);"
         "CREATE TABLE decisions (proposal_id TEXT, outcome TEXT, reviewer TEXT); CREATE TABLE flags (proposal_id TEXT);"
+        "CREATE TABLE confirmations (proposal_id TEXT);"
     )
-    for n, (decision, route, audit, flagged) in enumerate(CASES):
+    for n, (decision, route, audit, flagged, confirmed) in enumerate(CASES):
         db.execute("INSERT INTO proposals VALUES (?)", [str(n)])
         db.execute("INSERT INTO assessments VALUES (?, ?, ?)", [str(n), route, int(audit)])
         if decision is not None:
             db.execute("INSERT INTO decisions VALUES (?, ?, ?)", [str(n), *decision])
         if flagged:
             db.execute("INSERT INTO flags VALUES (?)", [str(n)])
+        if confirmed:
+            db.execute("INSERT INTO confirmations VALUES (?)", [str(n)])
     query = f"SELECT CAST(p.id AS INTEGER), COALESCE({LABELLED}, 0), COALESCE({LABELLED} AND {OVERRIDE}, 0) {JOINS}"
     rows = db.execute(query).fetchall()
     db.close()
     assert len(rows) == len(CASES)
     for n, labelled, overridden in rows:
-        decision, route, audit, flagged = CASES[n]
+        decision, route, audit, flagged, confirmed = CASES[n]
         outcome, reviewer = decision or (None, None)
-        judged = judge(outcome=outcome, reviewer=reviewer, route=route, audit=audit, flagged=flagged)
+        judged = judge(
+            outcome=outcome, reviewer=reviewer, route=route, audit=audit, flagged=flagged, confirmed=confirmed
+        )
         assert (bool(labelled), bool(overridden)) == (judged is not None, bool(judged and judged.is_override)), CASES[n]
 
 
 @pytest.mark.parametrize(
-    ("outcome", "reviewer", "route", "flagged", "expected"),
+    ("outcome", "reviewer", "route", "flagged", "confirmed", "expected"),
     [
-        ("approve", "U0ALICE", "escalate", False, ("ok", "approve")),
-        ("redirect", "U0ALICE", "escalate", False, ("bad", "redirect")),
-        ("edit", "U0ALICE", "escalate", False, ("bad", "edit")),
-        ("timeout", "policy:timeout", "escalate", False, None),
-        ("auto", "policy:review_after", "review_after", False, ("ok", "not_flagged")),
-        ("auto", "policy:review_after", "review_after", True, ("bad", "flag")),
-        ("auto", "policy:auto", "auto", False, None),
-        (None, None, "escalate", False, None),
+        ("approve", "U0ALICE", "escalate", False, None, ("ok", "approve")),
+        ("redirect", "U0ALICE", "escalate", False, None, ("bad", "redirect")),
+        ("edit", "U0ALICE", "escalate", False, None, ("bad", "edit")),
+        ("timeout", "policy:timeout", "escalate", False, None, None),
+        ("auto", "policy:review_after", "review_after", False, None, None),
+        ("auto", "policy:review_after", "review_after", False, "looks_right", ("ok", "looks_right")),
+        ("auto", "policy:review_after", "review_after", True, "looks_right", ("bad", "flag")),
+        ("auto", "policy:review_after", "review_after", True, None, ("bad", "flag")),
+        ("auto", "policy:auto", "auto", False, "looks_right", None),
+        (None, None, "escalate", False, None, None),
     ],
 )
 def test_judge_labels_what_a_person_judged(
-    outcome: str | None, reviewer: str | None, route: str, flagged: bool, expected: tuple[str, str] | None
+    outcome: str | None,
+    reviewer: str | None,
+    route: str,
+    flagged: bool,
+    confirmed: str | None,
+    expected: tuple[str, str] | None,
 ) -> None:
-    """A person's approval is ok, their change or redirect is an override, a flag is bad, a timeout is nothing."""
-    judged = judge(outcome=outcome, reviewer=reviewer, route=route, audit=False, flagged=flagged)
+    """A person's approval is ok, their change or redirect is an override, a flag is bad, "Looks right" on an
+    action that ran before review is ok; a timeout and silence are nothing."""
+    judged = judge(outcome=outcome, reviewer=reviewer, route=route, audit=False, flagged=flagged, confirmed=confirmed)
     got = (judged.label, judged.source) if judged else None
     assert got == expected

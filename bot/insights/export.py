@@ -68,6 +68,7 @@ def label(row: ExportRow) -> tuple[str, str] | None:
         route=assessment.get("route"),
         audit=bool(assessment.get("audit")),
         flagged=row.flagger is not None,
+        confirmed=row.confirm_source,
     )
     return (judged.label, judged.source) if judged else None
 
@@ -93,6 +94,9 @@ def raw_record(ledger: Ledger, row: ExportRow) -> dict[str, Any]:
         if row.execution_status
         else None,
         "flag": {"flagger": row.flagger, "reason": row.flag_reason, "at": row.flagged_at} if row.flagger else None,
+        "confirmation": {"reviewer": row.confirmer, "source": row.confirm_source, "at": row.confirmed_at}
+        if row.confirmer
+        else None,
         "label": (label(row) or (None, None))[0],
     }
 

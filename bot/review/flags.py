@@ -1,9 +1,11 @@
-"""Review after the fact: a message for every review_after or audited action, with a "Flag as wrong" button.
+"""Review after the fact: a message for every review_after or audited action, with "Looks right" and
+"Flag as wrong" buttons.
 
 `post_review_after` is called by phase two (`bot.jobs.execute`) once an action that ran without review is
-decided; a click on the button (`bot.app.listeners.flags`) records a flag in the ledger (it counts as an
-override) and marks the message. The flag button's value is the proposal id only; the flagger is the
-payload's user.
+decided. A click (`bot.app.listeners.flags`) on "Looks right" records a confirmation (a clean labelled
+review); on "Flag as wrong" a flag (an override); either marks the message. An action nobody answered
+stays unreviewed and never counts toward graduation. Button values are the proposal id only; the person
+is the payload's user.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.slack.messages import tell
 from bot.slack.surfaces.blocks import clip, escape
-from bot.slack.surfaces.flag_card import FLAG, flag_card
+from bot.slack.surfaces.flag_card import FLAG, LOOKS_RIGHT, flag_card
 from bot.store import queries
 from bot.store.rows import MessageRef
 from scoring.models import Assessment, Proposal, Route
 
-__all__ = ["FLAG", "flag", "needs_review_after", "post_review_after", "review_message"]
+__all__ = ["FLAG", "LOOKS_RIGHT", "confirm", "flag", "needs_review_after", "post_review_after", "review_message"]
 
 log = logging.getLogger(__name__)
 CLAIM_TTL = 300
@@ -55,6 +57,34 @@ def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment
         runtime.redis.delete(claim)
         raise
     runtime.ledger.record_review_message(pid, channel=str(response["channel"]), ts=str(response["ts"]))
+
+
+def confirm(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
+    """Record that `user` found `pid` right and mark its message; False (and an ephemeral note) when refused."""
+    proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
+    if proposal is None or not needs_review_after(assessment):
+        text = "Only actions that ran without review can be confirmed; nothing changed."
+        tell(runtime, channel=channel, user=user, text=text)
+        return False
+    assert assessment is not None
+    allowed = permission(runtime, pid, user)
+    if not allowed.allowed:
+        text = allowed.reason or "You are not a reviewer for this category; nothing changed."
+        tell(runtime, channel=channel, user=user, text=text)
+        return False
+    if not runtime.ledger.record_confirmation(pid, reviewer=user, source="looks_right"):
+        text = "Someone already answered for this action; it counts once. Nothing changed."
+        tell(runtime, channel=channel, user=user, text=text)
+        return False
+    where = review_message(runtime, pid)
+    if where is not None:
+        runtime.slack.chat_update(
+            channel=where.channel,
+            ts=where.ts,
+            text=clip(f"Looks right: {escape(proposal.summary)} ({pid})", 300),
+            blocks=flag_card(pid, proposal, assessment, confirmed_by=user),
+        )
+    return True
 
 
 def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:

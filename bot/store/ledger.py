@@ -278,6 +278,20 @@ class Ledger:
             self._event(db, proposal_id, "flagged", {"flagger": flagger, "reason": reason[:2000]})
             return True
 
+    def record_confirmation(self, proposal_id: str, *, reviewer: str, source: str = "looks_right") -> bool:
+        """Record that `reviewer` looked at an action that ran before review and found it right; False if
+        it was confirmed or flagged already. `source` says which control said so."""
+        with self._transaction() as db:
+            for table in ("confirmations", "flags"):
+                if db.execute(f"SELECT 1 FROM {table} WHERE proposal_id = ?", [proposal_id]).fetchone():  # noqa: S608
+                    return False
+            db.execute(
+                "INSERT INTO confirmations (proposal_id, reviewer, source, confirmed_at) VALUES (?, ?, ?, ?)",
+                [proposal_id, reviewer, source[:64], utcnow()],
+            )
+            self._event(db, proposal_id, "confirmed", {"reviewer": reviewer, "source": source[:64]})
+            return True
+
     def record_review_message(self, proposal_id: str, *, channel: str, ts: str) -> None:
         """Remember where the review-after (flaggable) message of a proposal was posted."""
         with self._transaction() as db:

@@ -94,7 +94,21 @@ def _review_chain_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial_tables, _telemetry_tables, _review_chain_tables]
+def _confirmation_table(db: sqlite_utils.Database) -> None:
+    # A person said an action that ran before review looks right ("Looks right", later a digest's
+    # "Looked at all — fine"); only then does it count as a clean labelled review.
+    db.execute(
+        "CREATE TABLE confirmations (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        " reviewer TEXT NOT NULL, source TEXT NOT NULL, confirmed_at TEXT NOT NULL)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _initial_tables,
+    _telemetry_tables,
+    _review_chain_tables,
+    _confirmation_table,
+]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

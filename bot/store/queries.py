@@ -35,12 +35,13 @@ from scoring.models import POLICY_REVIEWER_PREFIX, AgentInput, Assessment
 
 _HUMAN = f"(d.reviewer NOT LIKE '{POLICY_REVIEWER_PREFIX}%' AND d.outcome != '{NOT_A_LABEL.value}')"
 _OVERRIDDEN = ", ".join(f"'{o.value}'" for o in OVERRIDE_OUTCOMES)
-LABELLED = f"({_HUMAN} OR a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1 OR f.proposal_id IS NOT NULL)"
+UNREVIEWED = f"(a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1)"  # ran before any person saw it
+# A confirmation counts only on an action that ran before review, as `judge` says.
+LABELLED = f"({_HUMAN} OR f.proposal_id IS NOT NULL OR (k.proposal_id IS NOT NULL AND {UNREVIEWED}))"
 OVERRIDE = f"(({_HUMAN} AND d.outcome IN ({_OVERRIDDEN})) OR f.proposal_id IS NOT NULL)"
-UNREVIEWED = f"(a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1)"
 JOINS = (
     "FROM proposals p JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id"
-    " LEFT JOIN flags f ON f.proposal_id = p.id"
+    " LEFT JOIN flags f ON f.proposal_id = p.id LEFT JOIN confirmations k ON k.proposal_id = p.id"
 )
 _JOINS_ANY_ASSESSMENT = JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)
 SIZE_BUCKETS = tuple(2**k for k in range(6, 18))
@@ -234,10 +235,10 @@ def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str)
     """Every proposal stored in [since, until) (of `category`, if given), oldest first, with all it led to."""
     query = """
     SELECT p.id, p.category, p.stored_at, p.body, a.body, d.body, e.status, e.detail, e.executed_at, f.flagger,
-           f.reason, f.flagged_at, c.posted_at
+           f.reason, f.flagged_at, c.posted_at, k.reviewer, k.source, k.confirmed_at
     FROM proposals p LEFT JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id
     LEFT JOIN executions e ON e.proposal_id = p.id LEFT JOIN flags f ON f.proposal_id = p.id
-    LEFT JOIN cards c ON c.proposal_id = p.id
+    LEFT JOIN cards c ON c.proposal_id = p.id LEFT JOIN confirmations k ON k.proposal_id = p.id
     WHERE (:category IS NULL OR p.category = :category) AND p.stored_at >= :since AND p.stored_at < :until
     ORDER BY p.stored_at, p.id
     """

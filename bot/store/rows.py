@@ -164,3 +164,6 @@ class ExportRow:
     flag_reason: str | None
     flagged_at: str | None
     card_posted_at: str | None
+    confirmer: str | None = None
+    confirm_source: str | None = None
+    confirmed_at: str | None = None

@@ -1,4 +1,5 @@
-"""The review-after message: what an action that ran unreviewed did, why, and its "Flag as wrong" button."""
+"""The review-after message: what an action that ran unreviewed did, why, and its "Looks right" and
+"Flag as wrong" buttons (or the answer once someone gave one)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,26 @@ from bot.slack.surfaces.blocks import HEADER_LIMIT, SECTION_LIMIT, clip, code, e
 from scoring.models import Assessment, Proposal
 
 FLAG = "handoff_flag_wrong"
-ACTION_IDS = (FLAG,)
+LOOKS_RIGHT = "handoff_looks_right"
+ACTION_IDS = (FLAG, LOOKS_RIGHT)
 
 
 def flag_card(
-    pid: str, proposal: Proposal, assessment: Assessment, *, flagged_by: str | None = None
+    pid: str,
+    proposal: Proposal,
+    assessment: Assessment,
+    *,
+    flagged_by: str | None = None,
+    confirmed_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The message for an action that ran unreviewed: what it did, why it ran, and the flag button (or the flag)."""
-    revision = 2 if flagged_by else 1
+    """The message for an action that ran unreviewed: what it did, why it ran, and its buttons (or the answer)."""
+    revision = 3 if flagged_by else 2 if confirmed_by else 1
     kind = "Audit sample" if assessment.audit else "Ran without review"
     header = clip(f"{kind}: {proposal.category} from {proposal.agent}", HEADER_LIMIT)
     why = (
-        "sampled for audit: it ran on its own; check it and flag it if it was wrong"
+        "sampled for audit: it ran on its own; check it, then say it looks right or flag it"
         if assessment.audit
-        else "this category acts first and is reviewed afterwards; flag it if it was wrong"
+        else "this category acts first and is reviewed afterwards; say it looks right or flag it"
     )
     args = json.dumps(proposal.action.args, indent=2, ensure_ascii=False, default=str)
     did = code(clip(f"{proposal.action.name}({args})", SECTION_LIMIT - 400))
@@ -33,20 +40,24 @@ def flag_card(
         _section(f"*Why no one was asked first:* score {assessment.score:.2f}; {why}", f"rawhy:{pid}:{revision}"),
     ]
     if flagged_by:
-        blocks.append(_section(f"*Flagged as wrong* by <@{flagged_by}>: counted as an override", f"raf:{pid}:2"))
+        blocks.append(_section(f"*Flagged as wrong* by <@{flagged_by}>: counted as an override", f"raf:{pid}:3"))
     else:
-        button = {
-            "type": "button",
-            "action_id": FLAG,
-            "text": {"type": "plain_text", "text": "Flag as wrong"},
-            "style": "danger",
-            "value": pid,
-        }
-        blocks.append({"type": "actions", "block_id": f"raflag:{pid}:1", "elements": [button]})
+        buttons = [_button("Flag as wrong", FLAG, pid, style="danger")]
+        if confirmed_by:
+            note = f"*Looks right* to <@{confirmed_by}>: counted as a clean review"
+            blocks.append(_section(note, f"raok:{pid}:{revision}"))
+        else:
+            buttons.insert(0, _button("Looks right", LOOKS_RIGHT, pid, style="primary"))
+        blocks.append({"type": "actions", "block_id": f"raflag:{pid}:{revision}", "elements": buttons})
     context = f"proposal `{pid}` · policy {assessment.policy_version}"
     elements = [{"type": "mrkdwn", "text": context}]
     blocks.append({"type": "context", "block_id": f"raid:{pid}:{revision}", "elements": elements})
     return blocks
+
+
+def _button(text: str, action_id: str, pid: str, *, style: str) -> dict[str, Any]:
+    plain = {"type": "plain_text", "text": text}
+    return {"type": "button", "action_id": action_id, "text": plain, "style": style, "value": pid}
 
 
 def _section(text: str, block_id: str) -> dict[str, Any]:
