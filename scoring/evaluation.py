@@ -15,7 +15,10 @@ THRESHOLDS = tuple(round(i / 20, 2) for i in range(21))
 
 @dataclass(frozen=True)
 class CoveragePoint:
-    """At one threshold: the share of actions that would run unreviewed, and the share of those that are bad."""
+    """At one threshold: the share of actions that would run unreviewed, and the share of those that are bad.
+
+    `risk` is P(bad | runs unreviewed); `handoff tune`'s target is a different figure, P(escape | bad).
+    """
 
     threshold: float
     coverage: float

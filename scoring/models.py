@@ -133,6 +133,7 @@ class Assessment(Strict):
     threshold: float | None = None
     policy_version: str
     audit: bool = False
+    audit_rate: float | None = Field(default=None, ge=0, le=1)  # the chance it had of being drawn for audit
     model: str | None = None
     llm_calls: int = 0
     tokens: int = 0

@@ -198,6 +198,7 @@ def assess(
         threshold=threshold,
         policy_version=policy.version,
         audit=route is Route.AUTO and is_sampled(proposal_id, policy.version, rate),
+        audit_rate=rate if route is Route.AUTO else None,
         model=used.model,
         llm_calls=used.calls,
         tokens=used.input_tokens + used.output_tokens,

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from scoring.guarantees import GraduationPolicy as GraduationPolicy  # re-exported: the policy holds it
 from scoring.models import Strict, describe_validation_error
 from scoring.rotation import Rotation
 from scoring.routing import AgentPolicy, Reviewers, Timeouts, check_references
@@ -93,38 +94,6 @@ class InputRange(Strict):
 
     min_samples: int = Field(default=50, ge=5)
     robust_k: float = Field(default=5.0, gt=0)
-
-
-class GraduationPolicy(Strict):
-    """When a category earns (or loses) a level of autonomy; see docs/graduation.md."""
-
-    enabled: bool = True
-    target_override_rate: float = Field(default=0.01, gt=0, lt=0.5)
-    alternative_rate: float | None = Field(default=None, gt=0, lt=0.5)
-    confidence: float = Field(default=0.95, ge=0.5, lt=1)
-    min_samples: int = Field(default=200, ge=1)
-    min_days: float = Field(default=14.0, ge=0)
-    review_after_samples: int = Field(default=200, ge=0)
-    reference_days: int = Field(default=30, ge=1)
-    drift_days: int = Field(default=7, ge=1)
-    max_drift: float = Field(default=0.25, gt=0)
-    drift_min_samples: int = Field(default=30, ge=1)
-    demote_window_days: int = Field(default=30, ge=1)
-    auto_apply: bool = False
-
-    @model_validator(mode="after")
-    def _alternative_below_target(self) -> GraduationPolicy:
-        if self.alternative_rate is not None and self.alternative_rate >= self.target_override_rate:
-            raise ValueError(
-                f"alternative_rate is {self.alternative_rate}; expected it below target_override_rate "
-                f"({self.target_override_rate})"
-            )
-        return self
-
-    @property
-    def alternative(self) -> float:
-        """The override rate the sequential test is tuned to detect: `alternative_rate`, or a quarter of the target."""
-        return self.alternative_rate if self.alternative_rate is not None else self.target_override_rate / 4
 
 
 class ExportPolicy(Strict):

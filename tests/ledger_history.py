@@ -76,3 +76,10 @@ def add(
             decided_at=decided.isoformat(timespec="milliseconds"),
         )
     )
+
+
+def backdate(ledger: Ledger, pid: str, *, days: float) -> None:
+    """Move a proposal's stored time `days` into the past, so a history can span several days."""
+    moment = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
+    with ledger.db.conn:
+        ledger.db.execute("UPDATE proposals SET stored_at = ? WHERE id = ?", [moment, pid])

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,6 +75,45 @@ def test_tune_certifies_the_loosest_threshold_the_labels_support() -> None:
     assert result.escapes <= 2
 
 
+def sampled_population(rng: np.random.Generator, *, size: int = 3000) -> list[tuple[float, bool, bool, bool]]:
+    """(score, bad, ran, audited) per action: bad actions score low, the ones at or above 0.7 run and 5% are audited."""
+    scores = rng.random(size)
+    bad = rng.random(size) < 0.02 + 0.4 * (1 - scores) ** 2
+    ran = scores >= 0.7
+    audited = ran & (rng.random(size) < 0.05)
+    return list(zip(scores.tolist(), bad.tolist(), ran.tolist(), audited.tolist(), strict=True))
+
+
+def true_escape_rate(threshold: float) -> float:
+    """P(score >= threshold | bad) for the population above: the integral of 0.02 + 0.4 (1 - s)^2."""
+
+    def mass(t: float) -> float:
+        return 0.02 * (1 - t) + 0.4 * (1 - t) ** 3 / 3
+
+    return mass(threshold) / mass(0.0)
+
+
+def test_tune_keeps_its_guarantee_on_audit_sampled_labels() -> None:
+    """On ledger-like labels (every escalation, 5% of what ran), certifying as if labels were uniform breaks
+    the bound almost always; treating the audited rows as a sample of what ran keeps it (at most 5%)."""
+    rng = np.random.default_rng(16)
+    naive_broken = sampled_broken = sampled_certified = 0
+    for _ in range(100):
+        actions = sampled_population(rng)
+        naive = [Example(s, b) for s, b, ran, audited in actions if not ran or audited]
+        sampled = [
+            Example(s, b, stratum="auto" if ran else "", labelled=not ran or audited) for s, b, ran, audited in actions
+        ]
+        loose = certify(naive, target=0.1, confidence=0.95).threshold
+        honest = certify(sampled, target=0.1, confidence=0.95).threshold
+        naive_broken += loose is not None and true_escape_rate(loose) > 0.1
+        sampled_broken += honest is not None and true_escape_rate(honest) > 0.1
+        sampled_certified += honest is not None
+    assert naive_broken >= 90
+    assert sampled_broken <= 5
+    assert sampled_certified >= 90
+
+
 def test_tune_says_how_many_more_reviews_are_needed() -> None:
     """Too few bad examples: not certifiable yet, with an estimate of the reviews still needed."""
     examples = [Example(0.1, True) for _ in range(20)] + [Example(0.9, False) for _ in range(200)]
@@ -82,6 +122,8 @@ def test_tune_says_how_many_more_reviews_are_needed() -> None:
     assert result.more_reviews is not None
     assert result.more_reviews > 279
     assert result.reason.startswith("not certifiable yet: about")
+    assert "as a guide" in result.reason
+    assert "80% chance" in result.reason
 
 
 def test_tune_command_prints_json(

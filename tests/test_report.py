@@ -10,11 +10,11 @@ import pytest
 
 from bot.cli import main
 from bot.insights.report import build_report, format_report, status_line
-from bot.review.graduation import effective_level, graduate
+from bot.review.graduation import effective_level, effective_policy, graduate
 from bot.store.ledger import Ledger
 from scoring.models import Outcome, Route
 from scoring.policy import Level
-from tests.ledger_history import add, policy
+from tests.ledger_history import add, backdate, policy
 
 LATER = datetime.now(UTC) + timedelta(days=30)
 
@@ -32,6 +32,8 @@ def ledger(tmp_path: Path) -> Ledger:
         add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO, cost=0.01)
     add(ledger, "a1", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO, audit=True)
     ledger.record_flag("t0", flagger="U0BOB")
+    ledger.record_confirmation("t1", reviewer="U0BOB")
+    ledger.record_confirmation("t2", reviewer="U0CAROL")
     return ledger
 
 
@@ -40,17 +42,28 @@ def category(report: dict[str, object], name: str) -> dict[str, object]:
 
 
 def test_override_rate_counts_changes_and_flags_not_timeouts(ledger: Ledger) -> None:
-    """Edits, rejections and flags are overrides; timeouts and pending reviews are not labels at all."""
+    """Edits, rejections and flags are overrides; timeouts, pending reviews and unanswered actions are not labels."""
     report = build_report(ledger, policy(), now=LATER)
     email, tag = category(report, "customer_email"), category(report, "tag_ticket")
-    assert (email["labelled"], email["overrides"]) == (11, 2)
-    assert email["override_rate"] == pytest.approx(2 / 11, abs=1e-6)
+    assert (email["labelled"], email["overrides"]) == (10, 2)
+    assert email["override_rate"] == pytest.approx(2 / 10, abs=1e-6)
     assert email["override_upper95"] > email["override_rate"]
     assert email["decisions"] == {"approve": 8, "auto": 1, "edit": 1, "reject": 1, "timeout": 1}
     assert (email["pending"], email["escalated"], email["audited"]) == (1, 12, 1)
-    assert (tag["labelled"], tag["overrides"], tag["flags"]) == (6, 1, 1)
+    assert (tag["labelled"], tag["overrides"], tag["flags"]) == (3, 1, 1)
     assert tag["acting_unreviewed"] == 1.0
     assert tag["cost_usd"] == pytest.approx(0.06)
+
+
+def test_silence_is_not_a_clean_review(ledger: Ledger) -> None:
+    """Actions that ran before review count only once a person answered; the rest are reported as unreviewed."""
+    report = build_report(ledger, policy(), now=LATER)
+    email, tag = category(report, "customer_email"), category(report, "tag_ticket")
+    assert (tag["ran_before_review"], tag["unreviewed"], tag["unreviewed_share"]) == (6, 3, 0.5)
+    assert (email["ran_before_review"], email["unreviewed"], email["unreviewed_share"]) == (1, 1, 1.0)
+    assert "3 of 6 that ran before review still unreviewed (50.0%, not counted)" in format_report(report)
+    assert not ledger.record_confirmation("t0", reviewer="U0CAROL"), "a flagged action cannot also look right"
+    assert not ledger.record_confirmation("t1", reviewer="U0CAROL"), "an action is confirmed once"
 
 
 def test_time_to_decision_runs_from_the_card_to_the_decision(ledger: Ledger) -> None:
@@ -93,6 +106,7 @@ def test_graduate_demotes_at_once_and_proposes_promotions(tmp_path: Path) -> Non
             ledger.record_flag(f"t{n}", flagger="U0BOB")
     for n in range(700):
         add(ledger, f"e{n}", "customer_email")
+        backdate(ledger, f"e{n}", days=n % 10)
     rules = policy()
     steps = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER)}
     assert steps["tag_ticket"].action == "applied"
@@ -120,3 +134,39 @@ def test_report_command_prints_json(
     assert {c["category"] for c in data["categories"]} >= {"customer_email", "tag_ticket"}
     assert main(["report"]) == 0
     assert "customer_email" in capsys.readouterr().out
+
+
+def test_unanswered_actions_never_graduate_a_category(tmp_path: Path) -> None:
+    """700 review_after actions over 10 days that nobody answered hold the category; answered ones promote it."""
+    ledger = Ledger(tmp_path / "quiet.db")
+    for n in range(700):
+        add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
+        backdate(ledger, f"t{n}", days=n % 10)
+    rules = policy()
+    quiet = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER)}["tag_ticket"]
+    assert quiet.action == "none"
+    assert "0 of 200 labelled reviews" in quiet.verdict.reason
+    assert "700 actions ran with nobody saying they looked right" in quiet.verdict.reason
+    for n in range(700):
+        ledger.record_confirmation(f"t{n}", reviewer="U0BOB")
+    answered = {s.verdict.category: s for s in graduate(ledger, rules, now=LATER)}["tag_ticket"]
+    assert (answered.action, answered.verdict.target) == ("proposed", Level.AUTONOMOUS)
+
+
+def test_audits_rise_when_automatic_actions_are_too_few_to_watch(tmp_path: Path) -> None:
+    """With 10 automatic actions a day, every one is audited; with 200 a day, a tenth; with none, the policy's rate."""
+    ledger = Ledger(tmp_path / "audits.db")
+    rules = policy()
+    assert (
+        effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC)).audit_rate_for("customer_email")
+        == 0.05
+    )
+    for n in range(70):
+        add(ledger, f"a{n}", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO)
+    raised = effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC))
+    assert raised.audit_rate_for("customer_email") == 1.0
+    assert raised.audit_rate_for("tag_ticket") == 0.05
+    for n in range(70, 1400):
+        add(ledger, f"a{n}", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO)
+    busy = effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC))
+    assert busy.audit_rate_for("customer_email") == pytest.approx(0.1)

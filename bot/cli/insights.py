@@ -6,16 +6,19 @@ Bad input exits with status 2 and one line naming the option and what to pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.insights.export import DATASETS, ExportError, export_records, parse_moment
 from bot.review.policy_file import load_policy
 from bot.settings import Settings, SettingsError
 from bot.store.ledger import Ledger
-from scoring.policy import Policy, PolicyError
+from scoring.policy import Category, GraduationPolicy, Level, Policy, PolicyError
 
 EXIT_BAD_INPUT = 2
 
@@ -45,6 +48,12 @@ def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     graduate = subparsers.add_parser("graduate", help="evaluate graduation now: demote, propose or apply promotions")
     graduate.add_argument("--apply", action="store_true", help="apply recommended promotions without a card")
     graduate.add_argument("--json", action="store_true")
+    graduate.add_argument(
+        "--histories",
+        help="replay day-by-day histories (JSONL, - for stdin) instead of the ledger; see docs/graduation.md",
+    )
+    graduate.add_argument("--level", choices=[level.value for level in Level], help="the level histories start at")
+    graduate.add_argument("--category", help="replay with this category's graduation rules (and level)")
     graduate.set_defaults(func=run_graduate)
 
 
@@ -117,6 +126,10 @@ def run_graduate(args: argparse.Namespace) -> int:
     from bot.app.wiring import slack_client
     from bot.review.graduation import graduate
 
+    if args.histories:
+        return run_histories(args)
+    if args.level or args.category:
+        return _refuse("graduate", ValueError("--level and --category go with --histories FILE.jsonl"))
     try:
         settings = Settings.from_env()
         ledger, policy = _ledger_and_policy(settings)
@@ -139,10 +152,56 @@ def run_graduate(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_HISTORY_LINES = 5_000_000
+
+
+def run_histories(args: argparse.Namespace) -> int:
+    """Replay synthetic histories through graduation and print one JSON line per history."""
+    from scoring.histories import HistoryError, parse_days, replay_all
+
+    try:
+        policy = _policy(Settings.from_env())
+        category, rules = _replay_rules(policy, args.category, args.level)
+        with _open_text(args.histories) as lines:
+            days = parse_days(_bounded(lines))
+    except (HistoryError, OSError, UnicodeDecodeError, ValueError) as exc:
+        return _refuse("graduate", ValueError(f"{args.histories}: {exc}"))
+    level = Level(args.level) if args.level else category.level
+    for result in replay_all(days, category=category, level=level, rules=rules):
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+    return 0
+
+
+def _replay_rules(policy: Policy, name: str | None, level: str | None) -> tuple[Category, GraduationPolicy]:
+    if name is None:
+        return Category(level=Level(level or Level.ON_UNCERTAINTY.value)), policy.graduation
+    category = policy.category(name)
+    if category is None:
+        known = ", ".join(sorted(policy.categories))
+        raise ValueError(f"--category {name!r} is not a category of the policy ({known})")
+    return category, policy.graduation_for(name)
+
+
+def _open_text(name: str) -> Any:
+    if name == "-":
+        return contextlib.nullcontext(sys.stdin)
+    return Path(name).open(encoding="utf-8")
+
+
+def _bounded(lines: Iterable[str]) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        if number > MAX_HISTORY_LINES:
+            raise ValueError(f"more than {MAX_HISTORY_LINES} lines; split the file")
+        yield line
+
+
 def _ledger_and_policy(settings: Settings | None = None) -> tuple[Ledger, Policy]:
     settings = settings or Settings.from_env()
-    policy = load_policy(settings.policy_path, explicit=settings.policy_path != Path("policy.yaml"))
-    return Ledger(settings.ledger_path), policy
+    return Ledger(settings.ledger_path), _policy(settings)
+
+
+def _policy(settings: Settings) -> Policy:
+    return load_policy(settings.policy_path, explicit=settings.policy_path != Path("policy.yaml"))
 
 
 def _refuse(command: str, exc: Exception) -> int:

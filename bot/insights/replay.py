@@ -69,5 +69,10 @@ def format_replay(result: dict[str, Any]) -> str:
 
 def tune(ledger: Ledger, category: str, *, target: float, confidence: float) -> Certification:
     """The loosest threshold the category's logged labels certify for `target` escape rate at `confidence`."""
-    examples = [Example(score=s.score, bad=s.bad, hard=s.hard) for s in queries.labelled_scores(ledger, category)]
+    examples = [
+        Example(
+            score=a.score, bad=a.bad, hard=a.hard, stratum="" if a.route == "escalate" else a.route, labelled=a.labelled
+        )
+        for a in queries.tune_actions(ledger, category)
+    ]
     return certify(examples, target=target, confidence=confidence)

@@ -82,6 +82,7 @@ def _category(
         "escalation_rate": _share(count["escalated"], assessed),
         "acting_unreviewed": _share(count["auto"] + count["review_after"], assessed),
         "unseen": _share(count["unseen"], assessed),
+        "unreviewed_share": _share(count["unreviewed"], count["ran_before_review"]),
         "override_rate": _share(overrides, labelled),
         "override_upper95": round(wilson_upper(overrides, labelled), 6) if labelled else None,
         "decisions": dict(sorted(mix.items())),
@@ -129,7 +130,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("")
     for c in report["categories"]:
         mix = ", ".join(f"{k} {v}" for k, v in c["decisions"].items()) or "no decisions"
-        lines.append(f"{c['category']}: {mix}; {c['graduation']['state']}: {c['graduation']['reason']}")
+        answered = ""
+        if c["ran_before_review"]:
+            answered = (
+                f"; {c['unreviewed']} of {c['ran_before_review']} that ran before review still unreviewed "
+                f"({_fmt_pct(c['unreviewed_share'])}, not counted)"
+            )
+        lines.append(f"{c['category']}: {mix}{answered}; {c['graduation']['state']}: {c['graduation']['reason']}")
     if any(c["level"] and c["effective_level"] != c["level"] for c in report["categories"]):
         lines.append("* level changed by an applied promotion or demotion (see `handoff graduate`)")
     if "chain_ok" in report:

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from bot.store import queries
 from bot.store.ledger import Ledger
-from scoring.graduation import Evidence, Recommendation, Verdict, evaluate
+from scoring.graduation import Evidence, Recommendation, Verdict, Watch, evaluate
 from scoring.models import policy_reviewer
 from scoring.policy import Level, Policy
-from scoring.stats import population_stability
+from scoring.stats import population_stability, raised_audit_rate
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,15 @@ def applied_event(ledger: Ledger, policy: Policy, category: str) -> Applied | No
     return Applied(Level(row.to_level), datetime.fromisoformat(row.decided_at)) if row else None
 
 
+def last_promotion(ledger: Ledger, policy: Policy, category: str) -> datetime | None:
+    """When the latest applied promotion of `category` (under the policy file's level) took effect, if any."""
+    rules = policy.category(category)
+    if rules is None or rules.never_graduate:
+        return None
+    moment = queries.last_promotion(ledger, category, base_level=rules.level.value)
+    return datetime.fromisoformat(moment) if moment else None
+
+
 def effective_level(ledger: Ledger, policy: Policy, category: str) -> Level:
     """The level `category` runs at now (approve_before for a category the policy does not know)."""
     rules = policy.category(category)
@@ -50,30 +59,53 @@ def effective_level(ledger: Ledger, policy: Policy, category: str) -> Level:
     return applied.level if applied else rules.level
 
 
-def effective_policy(ledger: Ledger, policy: Policy, category: str) -> Policy:
-    """`policy` with `category` at its effective level, for routing one proposal of that category."""
+def effective_policy(ledger: Ledger, policy: Policy, category: str, *, now: datetime | None = None) -> Policy:
+    """`policy` with `category` at its effective level, for routing one proposal of that category.
+
+    With `now`, the category's audit rate is also raised when too few actions are audited a day to keep
+    its demotion detector fed (`graduation.audits_per_day`).
+    """
     rules = policy.category(category)
-    applied = applied_event(ledger, policy, category)
-    if rules is None or applied is None or applied.level == rules.level:
+    if rules is None:
         return policy
-    moved = rules.model_copy(update={"level": applied.level})
+    applied = applied_event(ledger, policy, category)
+    update: dict[str, object] = {}
+    if applied is not None and applied.level != rules.level:
+        update["level"] = applied.level
+    if now is not None:
+        rate = audit_rate_for(ledger, policy, category, now=now)
+        if rate != policy.audit_rate_for(category):
+            update["audit_rate"] = rate
+    if not update:
+        return policy
+    moved = rules.model_copy(update=update)
     return policy.model_copy(update={"categories": {**policy.categories, category: moved}})
 
 
+def audit_rate_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> float:
+    """The policy's audit rate, raised so the last week's auto-run volume yields `audits_per_day` audits."""
+    week = queries.auto_run_count(ledger, category, since=iso(now - timedelta(days=7)))
+    wanted = policy.graduation_for(category).audits_per_day
+    return raised_audit_rate(policy.audit_rate_for(category), auto_per_day=week / 7, audits_per_day=wanted)
+
+
 def evidence_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Evidence:
-    """Count a category's labelled reviews and overrides since its level began, and its input drift."""
+    """Count a category's labelled reviews, overrides and active days since its last promotion (a demotion
+    is no fresh start), and feed its demotion detector with each day's labelled actions that ran before
+    review since its level began."""
     rules = policy.graduation_for(category)
-    applied = applied_event(ledger, policy, category)
+    applied, promoted = applied_event(ledger, policy, category), last_promotion(ledger, policy, category)
     since = iso(applied.since) if applied else ""
-    recent = max(since, iso(now - timedelta(days=rules.demote_window_days)))
-    counts = queries.label_counts(ledger, category, since=since, recent=recent)
+    counts = queries.label_counts(ledger, category, since=iso(promoted) if promoted else "")
+    watch = Watch()
+    for day in queries.watched_days(ledger, category, since=since):
+        watch = watch.add(day.reviews, day.overrides, rules)
     return Evidence(
         samples=counts.samples,
         overrides=counts.overrides,
-        since=applied.since if applied else None,
-        first_sample_at=datetime.fromisoformat(counts.first_sample_at) if counts.first_sample_at else None,
-        recent_samples=counts.recent_samples,
-        recent_overrides=counts.recent_overrides,
+        active_days=counts.active_days,
+        unreviewed=counts.unreviewed,
+        watch=watch,
         drift=drift_for(ledger, policy, category, now=now),
     )
 
@@ -94,7 +126,7 @@ def verdict_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime)
     rules = policy.categories[category]
     evidence = evidence_for(ledger, policy, category, now=now)
     level = effective_level(ledger, policy, category)
-    return evaluate(category, rules, level, evidence, policy.graduation_for(category), now=now)
+    return evaluate(category, rules, level, evidence, policy.graduation_for(category))
 
 
 @dataclass(frozen=True)

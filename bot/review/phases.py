@@ -37,7 +37,7 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
         assess_proposal(
             proposal,
             proposal_id,
-            policy=effective_policy(runtime.ledger, runtime.policy, proposal.category),
+            policy=effective_policy(runtime.ledger, runtime.policy, proposal.category, now=datetime.now(UTC)),
             now=datetime.now(UTC),
             llm=runtime.llm,
             history=category_history(runtime, proposal.category),

@@ -19,15 +19,16 @@ from bot.store.rows import (
     AppliedLevel,
     CategoryCounts,
     CategoryTotals,
+    DayCount,
     EscalationStep,
     ExportRow,
     Flag,
     LabelCounts,
-    LabelledScore,
     MessageRef,
     PolicyEvent,
     ReplayRow,
     SizeHistogram,
+    TuneAction,
     WaitBuckets,
 )
 from scoring.labels import LOOKED_AT_LATER, NOT_A_LABEL, OVERRIDE_OUTCOMES
@@ -119,17 +120,47 @@ def open_promotion(ledger: Ledger, category: str, to_level: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def label_counts(ledger: Ledger, category: str, *, since: str, recent: str) -> LabelCounts:
-    """Labelled reviews and overrides of `category` stored since `since`; unreviewed ones since `recent`."""
+def label_counts(ledger: Ledger, category: str, *, since: str) -> LabelCounts:
+    """Labelled reviews, overrides and days (UTC) with labelled reviews of `category` stored since `since`,
+    and the actions that ran before review that nobody answered."""
     row = ledger.db.execute(
-        f"SELECT SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}), MIN(CASE WHEN {LABELLED} THEN p.stored_at END),"
-        f" SUM(p.stored_at >= :recent AND {UNREVIEWED}),"
-        f" SUM(p.stored_at >= :recent AND {UNREVIEWED} AND f.proposal_id IS NOT NULL)"
-        f" {JOINS} WHERE p.category = :category AND p.stored_at >= :since",
-        {"recent": recent, "category": category, "since": since},
+        f"SELECT SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}),"
+        f" COUNT(DISTINCT CASE WHEN {LABELLED} THEN substr(p.stored_at, 1, 10) END),"
+        f" SUM({UNREVIEWED} AND NOT {LABELLED}) {JOINS} WHERE p.category = :category AND p.stored_at >= :since",
+        {"category": category, "since": since},
     ).fetchone()
-    samples, overrides, first, recent_samples, recent_overrides = row
-    return LabelCounts(samples or 0, overrides or 0, first, recent_samples or 0, recent_overrides or 0)
+    samples, overrides, active_days, unreviewed = row
+    return LabelCounts(samples or 0, overrides or 0, active_days or 0, unreviewed or 0)
+
+
+def watched_days(ledger: Ledger, category: str, *, since: str) -> list[DayCount]:
+    """Per day (UTC, oldest first) since `since`: labelled actions of `category` that ran before review, and
+    how many of them were flagged; what the demotion detector watches."""
+    query = (
+        f"SELECT substr(p.stored_at, 1, 10), COUNT(*), SUM({OVERRIDE}) {JOINS}"
+        f" WHERE p.category = ? AND p.stored_at >= ? AND {UNREVIEWED} AND {LABELLED} GROUP BY 1 ORDER BY 1"
+    )
+    return [DayCount(day, int(n), int(k or 0)) for day, n, k in ledger.db.execute(query, [category, since])]
+
+
+def last_promotion(ledger: Ledger, category: str, *, base_level: str) -> str | None:
+    """When the latest promotion applied while the policy file said `base_level` took effect."""
+    row = ledger.db.execute(
+        "SELECT decided_at FROM policy_events WHERE category = ? AND status = 'applied' AND kind = 'promote'"
+        " AND base_level = ? ORDER BY seq DESC LIMIT 1",
+        [category, base_level],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def auto_run_count(ledger: Ledger, category: str, *, since: str) -> int:
+    """How many actions of `category` stored since `since` ran automatically (audited or not)."""
+    row = ledger.db.execute(
+        "SELECT COUNT(*) FROM proposals p JOIN assessments a ON a.proposal_id = p.id"
+        " WHERE p.category = ? AND p.stored_at >= ? AND a.route = 'auto'",
+        [category, since],
+    ).fetchone()
+    return int(row[0])
 
 
 def size_histogram(ledger: Ledger, category: str, *, start: str, split: str) -> SizeHistogram:
@@ -149,8 +180,8 @@ def category_counts(ledger: Ledger) -> dict[str, CategoryCounts]:
     query = f"""
     SELECT p.category, COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), SUM(a.route = 'review_after'),
            SUM(a.route = 'auto' AND a.audit = 0), SUM(a.audit), SUM(a.route = 'escalate' AND d.proposal_id IS NULL),
-           SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls),
-           SUM(a.cost_usd)
+           SUM({LABELLED}), SUM({UNREVIEWED}), SUM({UNREVIEWED} AND NOT {LABELLED}), SUM({LABELLED} AND {OVERRIDE}),
+           SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls), SUM(a.cost_usd)
     {_JOINS_ANY_ASSESSMENT} GROUP BY p.category
     """
     counts = {}
@@ -220,15 +251,20 @@ def replay_rows(ledger: Ledger, *, since: str) -> Iterator[ReplayRow]:
         yield ReplayRow(category, Assessment.model_validate_json(body), bool(overridden))
 
 
-def labelled_scores(ledger: Ledger, category: str) -> list[LabelledScore]:
-    """The score of every labelled proposal of `category`, whether it was bad and whether a hard signal fired."""
+def tune_actions(ledger: Ledger, category: str) -> list[TuneAction]:
+    """Every action of `category` `tune` weighs: escalations a person decided (all labelled), and the actions
+    that ran before review, labelled or not (only the audited and answered share of them is labelled)."""
     query = f"""
-    SELECT a.score, ({LABELLED} AND {OVERRIDE}),
+    SELECT a.score, {LABELLED}, ({LABELLED} AND {OVERRIDE}),
            EXISTS (SELECT 1 FROM json_each(a.body, '$.signals') s
-                   WHERE json_extract(s.value, '$.kind') = 'hard' AND json_extract(s.value, '$.fired'))
-    {JOINS} WHERE p.category = ? AND {LABELLED}
+                   WHERE json_extract(s.value, '$.kind') = 'hard' AND json_extract(s.value, '$.fired')),
+           a.route
+    {JOINS} WHERE p.category = ? AND ({LABELLED} OR a.route != 'escalate')
     """  # noqa: S608 - constants only
-    return [LabelledScore(float(s), bool(b), bool(h)) for s, b, h in ledger.db.execute(query, [category])]
+    return [
+        TuneAction(float(score), bool(labelled), bool(bad), bool(hard), str(route))
+        for score, labelled, bad, hard, route in ledger.db.execute(query, [category])
+    ]
 
 
 def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str) -> Iterator[ExportRow]:

@@ -72,13 +72,21 @@ class AppliedLevel(NamedTuple):
 
 
 class LabelCounts(NamedTuple):
-    """A category's labelled reviews and overrides since a moment, and those of the recent window."""
+    """A category's labelled reviews, overrides and days with labelled reviews since a moment, and the
+    actions that ran before review that nobody answered."""
 
     samples: int
     overrides: int
-    first_sample_at: str | None
-    recent_samples: int
-    recent_overrides: int
+    active_days: int
+    unreviewed: int
+
+
+class DayCount(NamedTuple):
+    """One day's labelled reviews (of actions that ran before review) and how many were overrides."""
+
+    day: str
+    reviews: int
+    overrides: int
 
 
 class SizeHistogram(NamedTuple):
@@ -100,6 +108,8 @@ class CategoryCounts:
     audited: int = 0
     pending: int = 0
     labelled: int = 0
+    ran_before_review: int = 0
+    unreviewed: int = 0
     overrides: int = 0
     flags: int = 0
     llm_calls: int = 0
@@ -139,12 +149,15 @@ class ReplayRow(NamedTuple):
     overridden: bool
 
 
-class LabelledScore(NamedTuple):
-    """A labelled proposal's score, whether it was bad, and whether a hard signal fired."""
+class TuneAction(NamedTuple):
+    """An action `tune` weighs: its score, whether a person labelled it (and said bad), whether a hard
+    signal fired, and its route."""
 
     score: float
+    labelled: bool
     bad: bool
     hard: bool
+    route: str
 
 
 @dataclass(frozen=True)
