@@ -170,3 +170,16 @@ def test_audits_rise_when_automatic_actions_are_too_few_to_watch(tmp_path: Path)
         add(ledger, f"a{n}", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO)
     busy = effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC))
     assert busy.audit_rate_for("customer_email") == pytest.approx(0.1)
+
+
+def test_an_audit_rate_of_zero_is_never_raised(tmp_path: Path) -> None:
+    """audit_rate 0 is an explicit "never audit": thin evidence does not override it."""
+    ledger = Ledger(tmp_path / "none.db")
+    for n in range(70):
+        add(ledger, f"a{n}", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO)
+    rules = policy(
+        "categories:\n  customer_email: {level: on_uncertainty, audit_rate: 0}\n  tag_ticket: {level: review_after}\n"
+    )
+    assert (
+        effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC)).audit_rate_for("customer_email") == 0
+    )

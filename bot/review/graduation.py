@@ -69,10 +69,9 @@ def effective_policy(ledger: Ledger, policy: Policy, category: str, *, now: date
     if rules is None:
         return policy
     applied = applied_event(ledger, policy, category)
-    update: dict[str, object] = {}
-    if applied is not None and applied.level != rules.level:
-        update["level"] = applied.level
-    if now is not None:
+    level = applied.level if applied else rules.level
+    update: dict[str, object] = {"level": level} if level != rules.level else {}
+    if now is not None and level in (Level.AUTONOMOUS, Level.ON_UNCERTAINTY):
         rate = audit_rate_for(ledger, policy, category, now=now)
         if rate != policy.audit_rate_for(category):
             update["audit_rate"] = rate
@@ -83,10 +82,15 @@ def effective_policy(ledger: Ledger, policy: Policy, category: str, *, now: date
 
 
 def audit_rate_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> float:
-    """The policy's audit rate, raised so the last week's auto-run volume yields `audits_per_day` audits."""
+    """The policy's audit rate, raised so the last week's auto-run volume yields `audits_per_day` audits.
+
+    A category whose audit rate is 0 is never audited: that is an explicit choice, not thin evidence.
+    """
+    base, wanted = policy.audit_rate_for(category), policy.graduation_for(category).audits_per_day
+    if base <= 0 or wanted <= 0:
+        return base
     week = queries.auto_run_count(ledger, category, since=iso(now - timedelta(days=7)))
-    wanted = policy.graduation_for(category).audits_per_day
-    return raised_audit_rate(policy.audit_rate_for(category), auto_per_day=week / 7, audits_per_day=wanted)
+    return raised_audit_rate(base, auto_per_day=week / 7, audits_per_day=wanted)
 
 
 def evidence_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Evidence:
