@@ -16,11 +16,14 @@ import redis
 from pydantic import SecretStr
 from rq import SimpleWorker
 
-from bot.app.web import LocalServer, wsgi_app
+from bot.app.socket_mode import SocketModeApp
+from bot.app.web import LocalServer, build_app, wsgi_app
 from bot.app.wiring import build_runtime
 from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.reviewer_transport import SocketModeTransport
 from bot.sandbox.slack_api import SlackStandIn
+from bot.sandbox.slack_socket import SocketModeStandIn
 from bot.settings import Settings
 from bot.store.queues import QUEUES
 
@@ -148,5 +151,26 @@ def web_url(runtime: Runtime) -> Iterator[str]:
 
 
 @pytest.fixture
-def reviewer(web_url: str, slack: SlackStandIn) -> Reviewer:
-    return Reviewer(web_url, SIGNING_SECRET, slack)
+def transport() -> str:
+    """How Slack reaches handoff: "http" by default; loop tests parametrize it over "http" and "socket"."""
+    return "http"
+
+
+@pytest.fixture
+def reviewer(transport: str, request: pytest.FixtureRequest, slack: SlackStandIn) -> Reviewer:
+    """The simulated reviewer, talking to handoff over HTTP or Socket Mode as `transport` says."""
+    if transport == "http":
+        return Reviewer(request.getfixturevalue("web_url"), SIGNING_SECRET, slack)
+    return Reviewer.over(SocketModeTransport(request.getfixturevalue("socket_mode")), slack)
+
+
+@pytest.fixture
+def socket_mode(runtime: Runtime, slack: SlackStandIn) -> Iterator[SocketModeStandIn]:
+    """The Socket Mode stand-in with handoff's web app connected to it (as `handoff web` with SLACK_APP_TOKEN)."""
+    with SocketModeStandIn(slack) as standin:
+        web = SocketModeApp(build_app(runtime), app_token=standin.app_token, connection=runtime.redis)
+        web.link.connect()
+        try:
+            yield standin
+        finally:
+            web.link.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -15,6 +17,12 @@ from tests.conftest import wait_until, work
 from tests.factories import CRM, EMAIL
 
 ALICE, BOB = "U0ALICE", "U0BOB"
+
+
+@pytest.fixture(params=["http", "socket"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test here that clicks runs over HTTP and over Socket Mode."""
+    return str(request.param)
 
 
 def submit(runtime: Runtime, data: dict[str, Any]) -> str:

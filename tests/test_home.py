@@ -23,6 +23,12 @@ ALICE = "U0ALICE"
 POLICY = parse_policy((REPO / "policy.yaml").read_text())
 
 
+@pytest.fixture(params=["http", "socket"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """The Home tab's event and the slash command arrive over HTTP and over Socket Mode."""
+    return str(request.param)
+
+
 def pending(runtime: Runtime) -> str:
     pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
     work(runtime)

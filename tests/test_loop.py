@@ -37,6 +37,12 @@ TAG = {
 }
 
 
+@pytest.fixture(params=["http", "socket"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test here that clicks runs over HTTP and over Socket Mode."""
+    return str(request.param)
+
+
 def submit_and_assess(runtime: Runtime, proposal: dict[str, Any]) -> str:
     pid = Client(runtime.redis, policy=runtime.policy).submit(proposal)
     work(runtime)
@@ -109,6 +115,7 @@ def test_review_after_category_is_decided_by_policy(runtime: Runtime, slack: Sla
     assert not [b for b in posted if blocks.APPROVE in b], "no review card: only the review-after message"
 
 
+@pytest.mark.parametrize("transport", ["http"])
 def test_forged_and_stale_requests_get_401_and_change_nothing(
     runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer
 ) -> None:

@@ -20,6 +20,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.app import listeners
+from bot.app.socket_mode import SocketModeApp
 from bot.insights.metrics import render_metrics
 from bot.runtime import Runtime
 from bot.settings import SettingsError
@@ -58,8 +59,11 @@ def build_app(runtime: Runtime) -> App:
     return app
 
 
-def wsgi_app(runtime: Runtime, *, slack_events: bool = True) -> WSGIApp:
-    """The WSGI application gunicorn serves; without `slack_events` (Socket Mode) only health and metrics."""
+def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Callable[[], str] | None = None) -> WSGIApp:
+    """The WSGI application gunicorn serves; without `slack_events` (Socket Mode) only health and metrics.
+
+    `socket_state` (Socket Mode) makes `/healthz` report the connection, and answer 503 while none is open.
+    """
     slack_handler = SlackRequestHandler(build_app(runtime)) if slack_events else None
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -67,7 +71,7 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True) -> WSGIApp:
         if path == "/slack/events" and method == "POST" and slack_handler is not None:
             return slack_handler(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
-            status, body = _health(runtime)
+            status, body = _health(runtime, socket_state)
             return _respond(start_response, status, json.dumps(body), "application/json")
         if path == "/metrics" and method == "GET":
             return _respond(start_response, "200 OK", render_metrics(runtime), "text/plain; version=0.0.4")
@@ -76,8 +80,11 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True) -> WSGIApp:
     return application
 
 
-def _health(runtime: Runtime) -> tuple[str, dict[str, Any]]:
+def _health(runtime: Runtime, socket_state: Callable[[], str] | None = None) -> tuple[str, dict[str, Any]]:
     checks: dict[str, Any] = {}
+    if socket_state is not None:
+        state = socket_state()
+        checks["socket"] = True if state == "open" else state
     try:
         checks["redis"] = bool(runtime.redis.ping())
     except Exception as exc:  # health must answer, whatever is broken
@@ -100,11 +107,12 @@ def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 
     """Run the web process until stopped: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
     app_token = runtime.settings.slack_app_token.get_secret_value()
     if app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        health = LocalServer(wsgi_app(runtime, slack_events=False), host=host, port=port)
+        socket_app = SocketModeApp(build_app(runtime), app_token=app_token, connection=runtime.redis)
+        health = LocalServer(
+            wsgi_app(runtime, slack_events=False, socket_state=socket_app.link.state), host=host, port=port
+        )
         log.info("connecting to Slack in Socket Mode; /healthz and /metrics on %s", health.url)
-        SocketModeHandler(build_app(runtime), app_token).start()  # type: ignore[no-untyped-call]
+        socket_app.serve_forever()
         return
     _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
 

@@ -1,38 +1,21 @@
-"""A simulated reviewer: clicks buttons and submits modals by POSTing signed payloads, as Slack does.
+"""A simulated reviewer: clicks buttons and submits modals, sending handoff exactly what Slack would.
 
-It reads what the person sees from the `SlackStandIn` and sends handoff's `POST /slack/events` exactly
-what Slack would: a form-encoded `payload=<json>`, signed `v0=` HMAC-SHA256 with the signing secret.
+It reads what the person sees from the `SlackStandIn`. By default its payloads are POSTed to handoff's
+`POST /slack/events` (form-encoded `payload=<json>`, signed `v0=` HMAC-SHA256 with the signing secret);
+`Reviewer.over(transport, slack)` sends them another way, such as Socket Mode envelopes.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from http.client import HTTPConnection, HTTPSConnection
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox import reviewer_payloads as payloads
+from bot.sandbox.reviewer_transport import FORM, Response, SignedHttp, Transport, form_body
 from bot.sandbox.slack_api import SlackStandIn
 
-FORM = "application/x-www-form-urlencoded"
-
-
-@dataclass(frozen=True)
-class Response:
-    """What handoff answered: HTTP status, raw body, headers, and seconds the round trip took."""
-
-    status: int
-    body: bytes
-    elapsed: float
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        """The body parsed as JSON (an empty ack is not JSON: check `body` first)."""
-        return json.loads(self.body)
+__all__ = ["FORM", "Response", "Reviewer", "form_body"]
 
 
 class Reviewer:
@@ -46,12 +29,18 @@ class Reviewer:
         *,
         team_id: str = "T0SANDBOX",
         timeout: float = 10.0,
+        transport: Transport | None = None,
     ) -> None:
         self.web_url = web_url
         self.slack = slack
         self.team_id = team_id
         self.timeout = timeout
-        self._verifier = SignatureVerifier(signing_secret)
+        self.transport: Transport = transport or SignedHttp(web_url, signing_secret, timeout=timeout)
+
+    @classmethod
+    def over(cls, transport: Transport, slack: SlackStandIn, *, team_id: str = "T0SANDBOX") -> Reviewer:
+        """A reviewer whose payloads reach handoff through `transport` (e.g. `SocketModeTransport`)."""
+        return cls("", "", slack, team_id=team_id, transport=transport)
 
     def click(
         self,
@@ -107,7 +96,7 @@ class Reviewer:
     def open_home(self, *, user: str) -> Response:
         """Open the app's Home tab, as Slack tells the app with an `app_home_opened` event."""
         event = payloads.home_opened(self._actor(user), channel="D" + user[1:], event_time=int(time.time()))
-        return self.post(json.dumps(event).encode(), content_type="application/json")
+        return self.transport.event(event)
 
     def command(self, text: str, *, user: str, channel: str, command: str = "/handoff") -> Response:
         """Type a slash command in `channel`; the app's response_url replies land in `slack.ephemerals()`."""
@@ -116,7 +105,7 @@ class Reviewer:
             "response_url": self.slack.issue_response_url(channel, "", user),
             "trigger_id": self.slack.issue_trigger_id(user),
         }
-        return self.post(urlencode(payloads.slash_command(self._actor(user), command, text, **where)).encode())
+        return self.transport.command(payloads.slash_command(self._actor(user), command, text, **where))
 
     def latest_card(self, channel: str | None = None) -> dict[str, Any]:
         """The most recent (non-ephemeral) message with an actions block, in its current revision."""
@@ -128,8 +117,8 @@ class Reviewer:
         raise LookupError(f"no message with an actions block in {where}; {len(messages)} messages posted")
 
     def send(self, payload: dict[str, Any]) -> Response:
-        """POST an interaction payload as Slack does: form field `payload` holding its JSON, signed."""
-        return self.post(form_body(payload))
+        """Send an interaction payload as Slack does (over HTTP: form field `payload` holding its JSON, signed)."""
+        return self.transport.interaction(payload)
 
     def post(
         self,
@@ -140,16 +129,9 @@ class Reviewer:
         content_type: str = FORM,
     ) -> Response:
         """POST `raw_body` to handoff signed like Slack; override `timestamp` or `signature` to forge."""
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        if signature is None:
-            signature = self._verifier.generate_signature(timestamp=stamp, body=raw_body)
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature or "",
-            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        }
-        return _post(self.web_url, raw_body, headers, self.timeout)
+        if not isinstance(self.transport, SignedHttp):
+            raise TypeError("post() sends raw signed HTTP; this reviewer talks to handoff over another transport")
+        return self.transport.post(raw_body, timestamp=timestamp, signature=signature, content_type=content_type)
 
     def _click(
         self, message: dict[str, Any], action_id: str, *, user: str, value: str | None, block_id: str | None
@@ -184,11 +166,6 @@ class Reviewer:
         return current
 
 
-def form_body(payload: dict[str, Any]) -> bytes:
-    """An interaction payload encoded as Slack sends it: `payload=<url-encoded JSON>`."""
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
 def _view_of(target: dict[str, Any]) -> dict[str, Any] | None:
     """The modal in `target`: a views() record, a views.open answer, or a view itself; None for messages."""
     if target.get("type") == "modal":
@@ -208,18 +185,3 @@ def _ack(body: bytes) -> Any:
 
 def _action_ts() -> str:
     return f"{time.time():.6f}"
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
-    parts = urlsplit(url)
-    connection_type = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_type(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-    path = parts.path or "/"
-    started = time.perf_counter()
-    try:
-        connection.request("POST", f"{path}?{parts.query}" if parts.query else path, body=body, headers=headers)
-        answer = connection.getresponse()
-        data = answer.read()
-        return Response(answer.status, data, time.perf_counter() - started, dict(answer.getheaders()))
-    finally:
-        connection.close()

@@ -213,6 +213,11 @@ class SlackStandIn:
         with self._ws.cond:
             return self._ws.waiting.get(method, 0)
 
+    def attach_socket_mode(self, app_token: str | None, open_url: Callable[[], str] | None) -> None:
+        """Let `apps.connections.open` with `app_token` answer `open_url()` (see `bot.sandbox.slack_socket`)."""
+        with self._ws.cond:
+            self._ws.app_token, self._ws.socket_url = app_token, open_url
+
     def apply_view_ack(self, view_id: str, ack: Any) -> None:
         """Do what Slack does with an app's view_submission answer (close, clear, errors, update, push)."""
         apply_view_ack(self._ws, view_id, ack)

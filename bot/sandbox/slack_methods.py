@@ -57,12 +57,26 @@ def refuse(ws: Workspace, method: str, params: dict[str, Any], exc: ApiError, *,
 def _handler(ws: Workspace, method: str, token: str | None) -> Handler:
     if not token:
         raise ApiError("not_authed")
+    if method == "apps.connections.open":
+        return _app_level(ws, token)
+    if token == ws.app_token:
+        raise ApiError("not_allowed_token_type", [f"an app-level token cannot call {method}; use the bot token"])
     if token != ws.token:
         raise ApiError("invalid_auth")
     handler = METHODS.get(method) or VIEW_METHODS.get(method)
     if handler is None:
         raise ApiError("unknown_method", [f"the sandbox does not implement {method!r}"])
     return handler
+
+
+def _app_level(ws: Workspace, token: str) -> Handler:
+    """apps.connections.open takes only the app-level (xapp-) token, and needs Socket Mode attached."""
+    if not token.startswith("xapp-"):
+        raise ApiError("not_allowed_token_type", ["apps.connections.open needs the app-level token (xapp-...)"])
+    if ws.socket_url is None or token != ws.app_token:
+        raise ApiError("invalid_auth")
+    open_url = ws.socket_url
+    return lambda ws, params: {"url": open_url()}
 
 
 def auth_test(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class Workspace:
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.conversations: dict[frozenset[str], str] = {}
+        self.app_token: str | None = None
+        self.socket_url: Callable[[], str] | None = None
         self.holds: set[str] = set()
         self.waiting: dict[str, int] = {}
         self.version = 0

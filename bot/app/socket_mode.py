@@ -1,0 +1,222 @@
+"""Socket Mode for the web process: Slack's envelopes over a WebSocket, into the same Bolt app as HTTP.
+
+`SocketModeLink` keeps one connection open (the `websockets` library does the protocol and keepalive
+pings): on Slack's `disconnect` it opens the next connection before leaving the old one, and on a dropped
+socket it reconnects at once, with backoff while Slack is unreachable, logging one line per reconnect.
+`SocketModeApp` hands each envelope to Bolt and acks with Bolt's answer; an envelope Slack sends again
+(a missing ack, or a second connection) is acked without being handled twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+from slack_bolt import App, BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.protocol import State
+from websockets.sync.client import ClientConnection, connect
+
+from bot.settings import SettingsError
+
+log = logging.getLogger(__name__)
+PING_SECONDS = 5.0  # a silent connection is given up after two of these
+MAX_BACKOFF_SECONDS = 30.0
+SEEN_SECONDS = 3600
+MAX_MESSAGE_BYTES = 4 * 2**20
+Handler = Callable[[SocketModeRequest], dict[str, Any] | None]
+
+
+class SocketModeLink:
+    """One live Socket Mode connection to Slack, kept open until `close`; `handler` answers each envelope.
+
+    `handler(request)` returns the ack's payload (None for an empty ack), or raises to leave the envelope
+    unacked so Slack sends it again.
+    """
+
+    def __init__(self, app_token: str, *, web_client: WebClient, handler: Handler, threads: int = 10) -> None:
+        self.app_token, self.web_client, self.handler = app_token, web_client, handler
+        self.reconnects = 0
+        self._lock = threading.RLock()
+        self._current: ClientConnection | None = None
+        self._connections: list[ClientConnection] = []
+        self._readers: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handoff-socket")
+        self._closed = threading.Event()
+
+    def connect(self) -> None:
+        """Open the first connection; SettingsError when Slack refuses the app token."""
+        try:
+            self._replace(None)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else str(exc)
+            raise SettingsError(
+                f"SLACK_APP_TOKEN was refused by Slack ({error}); use an app-level token (xapp-…) with the"
+                " connections:write scope, from your app's Basic Information → App-Level Tokens"
+            ) from None
+
+    def state(self) -> str:
+        """`open` while a connection is open, `connecting` while none is, `closed` after `close`."""
+        if self._closed.is_set():
+            return "closed"
+        current = self._current
+        return "open" if current is not None and current.state is State.OPEN else "connecting"
+
+    def close(self) -> None:
+        """Close every connection and wait for the threads that read them and handle envelopes."""
+        self._closed.set()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close()
+        for reader in list(self._readers):
+            reader.join()
+        self._pool.shutdown(wait=True)
+
+    def _replace(self, reason: str | None) -> None:
+        """Open a new connection and make it current; the old one keeps delivering until Slack closes it."""
+        url = self.web_client.apps_connections_open(app_token=self.app_token)["url"]
+        connection = connect(
+            str(url),
+            legacy=True,
+            ping_interval=PING_SECONDS,
+            ping_timeout=PING_SECONDS,
+            open_timeout=10,
+            max_size=MAX_MESSAGE_BYTES,
+        )
+        with self._lock:
+            if self._closed.is_set():
+                connection.close()
+                return
+            self._current = connection
+            self._connections.append(connection)
+            self._readers = [reader for reader in self._readers if reader.is_alive()]
+            reader = threading.Thread(target=self._read, args=(connection,), name="handoff-socket-reader")
+            self._readers.append(reader)
+            reader.start()
+            if reason is not None:
+                self.reconnects += 1
+                log.info("Socket Mode reconnected (%s); %d reconnects so far", reason, self.reconnects)
+
+    def _read(self, connection: ClientConnection) -> None:
+        try:
+            for message in connection:
+                self._receive(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                self._connections.remove(connection)
+                lost = connection is self._current and not self._closed.is_set()
+            if lost:
+                code = connection.close_code
+                self._reconnect("connection dropped" if code in (None, 1006) else f"closed by Slack with code {code}")
+
+    def _receive(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "disconnect":
+            self._reconnect(f"Slack asked: {str(message.get('reason'))[:40]}")
+            return
+        request = SocketModeRequest.from_dict(message)
+        if request is not None:
+            self._pool.submit(self._answer, request)
+
+    def _answer(self, request: SocketModeRequest) -> None:
+        try:
+            payload = self.handler(request)
+        except Exception:
+            log.exception("a %s envelope was not handled; Slack will send it again", request.type)
+            return
+        self._send(json.dumps(SocketModeResponse(request.envelope_id, payload).to_dict()))
+
+    def _send(self, text: str) -> None:
+        """Ack on the current connection (Slack matches acks by envelope id); a lost ack brings a redelivery."""
+        for connection in (self._current, *reversed(self._connections)):
+            if connection is None:
+                continue
+            try:
+                connection.send(text)
+                return
+            except ConnectionClosed:
+                continue
+        log.warning("no open Socket Mode connection to ack on; Slack will send the envelope again")
+
+    def _reconnect(self, reason: str) -> None:
+        """Replace the connection, retrying with backoff (1 s doubling to 30 s) while Slack is unreachable."""
+        backoff = 1.0
+        while not self._closed.is_set():
+            try:
+                self._replace(reason)
+                return
+            except (SlackApiError, OSError, WebSocketException, TimeoutError) as exc:
+                log.warning("Socket Mode reconnect failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            self._closed.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+class SocketModeApp:
+    """The Bolt app behind a `SocketModeLink`: each envelope dispatched once across processes (via Redis)."""
+
+    def __init__(self, app: App, *, app_token: str, connection: redis.Redis) -> None:
+        self.app, self.redis = app, connection
+        self.link = SocketModeLink(app_token, web_client=app.client, handler=self.handle)
+
+    def handle(self, request: SocketModeRequest) -> dict[str, Any] | None:
+        """Dispatch to Bolt and return the ack payload; a repeat of a handled envelope is only acked."""
+        key = _seen_key(request)
+        if not self._first(key):
+            return None
+        headers: dict[str, str | Sequence[str]] | None = None
+        if request.retry_attempt:
+            headers = {"x-slack-retry-num": str(request.retry_attempt)}
+        response = self.app.dispatch(BoltRequest(mode="socket_mode", body=request.payload, headers=headers))
+        if response.status != 200:
+            self.redis.delete(key)  # not acked: let Slack's next attempt be handled
+            raise RuntimeError(f"Bolt answered {response.status} to a {request.type} envelope")
+        return _ack_payload(response.body, response.headers.get("content-type", [""])[0])
+
+    def _first(self, key: str) -> bool:
+        try:
+            return bool(self.redis.set(key, "1", nx=True, ex=SEEN_SECONDS))
+        except redis.RedisError:
+            return True  # deciding stays exactly once through the ledger; a repeated note is the lesser harm
+
+    def serve_forever(self) -> None:
+        """Connect, then block until interrupted."""
+        self.link.connect()
+        try:
+            threading.Event().wait()
+        finally:
+            self.link.close()
+
+
+def _seen_key(request: SocketModeRequest) -> str:
+    """What identifies one delivery from Slack's side: the interaction's trigger, the event, else the envelope."""
+    payload = request.payload
+    identity = payload.get("trigger_id") or payload.get("event_id") or request.envelope_id
+    digest = hashlib.sha256(f"{request.type}:{identity}".encode()).hexdigest()[:32]
+    return f"handoff:socket:seen:{digest}"
+
+
+def _ack_payload(body: str | None, content_type: str) -> dict[str, Any] | None:
+    if not body:
+        return None
+    if content_type.startswith("application/json"):
+        parsed = json.loads(body)
+        return parsed if isinstance(parsed, dict) else {"text": body}
+    return {"text": body}
