@@ -16,7 +16,9 @@ import pytest
 
 from bot.client import Client
 from bot.sandbox.reviewer import Reviewer
+from bot.sandbox.reviewer_transport import SocketModeTransport
 from bot.sandbox.slack_api import SlackStandIn
+from bot.sandbox.slack_socket import SocketModeStandIn
 from bot.slack.surfaces import blocks
 from bot.store.embedded_redis import connect
 from bot.store.ledger import Ledger
@@ -33,10 +35,10 @@ class Processes:
         self.env = env
         self.running: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, stdin: int | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", *args],
-            env=self.env,
+            env=env or self.env,
             cwd=REPO,
             start_new_session=True,
             stdin=stdin,
@@ -135,3 +137,54 @@ def test_worker_killed_during_assess_loses_no_proposal(
     assert card is not None
     assert ledger.pending_ids() == [pid]
     wait_until(lambda: client.board.inbox() == [], timeout=30, what="the new worker to finish assess")
+
+
+def _agent(processes: Processes, proposal: dict[str, Any]) -> subprocess.Popen[bytes]:
+    agent = processes.start("submit", "-", "--wait", "--timeout", "60", stdin=subprocess.PIPE)
+    assert agent.stdin is not None
+    agent.stdin.write(json.dumps(proposal).encode())
+    agent.stdin.close()
+    agent.stdin = None  # closed: communicate() below must not flush it
+    return agent
+
+
+def _printed_decision(agent: subprocess.Popen[bytes]) -> dict[str, Any]:
+    out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err.decode()
+    decision: dict[str, Any] = json.loads(out)
+    return decision
+
+
+def test_socket_mode_loop_across_processes(processes: Processes, env: dict[str, str], slack: SlackStandIn) -> None:
+    """Two `handoff web` in Socket Mode and a worker: a click sent to both and a modal submitted after a drop
+    are each decided once, and the agents print the decisions."""
+    with SocketModeStandIn(slack) as standin:
+        ports = [env["PORT"], str(free_port())]
+        for port in ports:
+            processes.start("web", env={**env, "SLACK_APP_TOKEN": standin.app_token, "PORT": port})
+        processes.start("worker")
+        for port in ports:
+            url = f"http://127.0.0.1:{port}/healthz"
+            wait_until(lambda url=url: _healthy(url), timeout=30, what="handoff web to connect in Socket Mode")
+        standin.wait_for(lambda s: len(s.open_links()) == 2, timeout=30)
+        reviewer = Reviewer.over(SocketModeTransport(standin), slack)
+
+        approved = _agent(processes, {**EMAIL, "id": "socket-click"})
+        card = slack.wait_for(lambda s: _card(s, "socket-click"), timeout=30)
+        click = standin.deliver(reviewer.click_body(card, blocks.APPROVE, user="U0ALICE"), to=1)
+        standin.redeliver(click, to=2)
+        assert standin.wait_ack(click) is None
+        assert (_printed_decision(approved)["outcome"], click.retry_attempt) == ("approve", 1)
+
+        edited = _agent(processes, {**EMAIL, "id": "socket-edit"})
+        card = slack.wait_for(lambda s: _card(s, "socket-edit"), timeout=30)
+        assert reviewer.click(card, blocks.EDIT, user="U0BOB").status == 200
+        opened = slack.wait_for(lambda s: s.views(), timeout=30)[-1]
+        dropped = standin.drop()
+        standin.wait_for(lambda s: len(s.open_links()) == 2 and dropped not in s.open_links(), timeout=30)
+        subject = next(b["block_id"] for b in opened["view"]["blocks"] if b.get("label", {}).get("text") == "subject")
+        reviewer.submit_view(opened, {subject: {blocks.ARG_INPUT: "Come back, Jane"}}, user="U0BOB")
+        decision = _printed_decision(edited)
+        assert (decision["outcome"], decision["action"]["args"]["subject"]) == ("edit", "Come back, Jane")
+    ledger = Ledger(env["HANDOFF_DB"])
+    assert ledger.outcome_counts() == {"approve": 1, "edit": 1}

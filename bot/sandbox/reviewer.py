@@ -58,6 +58,18 @@ class Reviewer:
         """
         return self.send(self._click(message, action_id, user=user, value=value, block_id=block_id))
 
+    def click_body(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        *,
+        user: str,
+        value: str | None = None,
+        block_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The interaction payload `click` would send (fresh trigger_id), to deliver by hand or more than once."""
+        return self._click(message, action_id, user=user, value=value, block_id=block_id)
+
     def click_payload(
         self,
         message: dict[str, Any],

@@ -127,14 +127,17 @@ class SocketModeStandIn:
         with self.cond:
             return len(self.links)
 
-    def deliver(self, payload: dict[str, Any], *, kind: str | None = None, to: int | None = None) -> Envelope:
+    def deliver(
+        self, payload: dict[str, Any], *, kind: str | None = None, to: int | None = None, lost: bool = False
+    ) -> Envelope:
         """Send `payload` in a new envelope on connection `to`, or on the next open one in turn.
 
-        With no connection open, it goes out when one opens. The returned record fills in as acks come.
+        With no connection open, it goes out when one opens. `lost` counts it as sent but never writes it,
+        as when a socket dies under it. The returned record fills in as acks come.
         """
         envelope = envelopes.envelope_for(payload, kind)
         with self.cond:
-            self._send(envelope, to)
+            self._send(envelope, to, lost=lost)
             self.envelopes[envelope.envelope_id] = envelope
         return envelope
 
@@ -241,7 +244,7 @@ class SocketModeStandIn:
                 envelope.ack = payload if isinstance(payload, dict) and payload else None
             self.cond.notify_all()
 
-    def _send(self, envelope: Envelope, to: int | None) -> None:
+    def _send(self, envelope: Envelope, to: int | None, *, lost: bool = False) -> None:
         """Send on a connection (holding `cond`); with none open, leave it for the next one to open."""
         candidates = [link for link in self.links if link.open and not link.draining]
         if to is not None:
@@ -255,7 +258,8 @@ class SocketModeStandIn:
         message = envelope.message()
         envelope.sent_on.append(link.id)
         envelope.due = time.monotonic() + self.ack_seconds
-        self._send_text(link, message)
+        if not lost:
+            self._send_text(link, message)
         self.cond.notify_all()
 
     def _send_text(self, link: Link, message: dict[str, Any]) -> None:
