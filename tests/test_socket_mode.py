@@ -20,7 +20,7 @@ from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.reviewer_transport import SocketModeTransport
 from bot.sandbox.slack_api import SlackStandIn
 from bot.sandbox.slack_socket import SocketModeStandIn
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.slack.surfaces import blocks
 from tests.conftest import wait_until, work
 from tests.factories import EMAIL
@@ -196,3 +196,16 @@ def test_healthz_reports_the_socket_and_is_503_while_none_is_open(
         wait_until(lambda: _health(server.url)[0] == 200, timeout=15, what="the socket to reconnect")
     finally:
         server.stop()
+
+
+def test_a_bot_token_as_app_token_is_a_clear_error(runtime: Runtime, standin: SocketModeStandIn) -> None:
+    """SLACK_APP_TOKEN set to the bot token fails at start, naming the variable and Slack's error."""
+    app = SocketModeApp(
+        build_app(runtime), app_token=runtime.settings.slack_bot_token.get_secret_value(), connection=runtime.redis
+    )
+    try:
+        with pytest.raises(SettingsError, match=r"SLACK_APP_TOKEN was refused by Slack \(not_allowed_token_type\)"):
+            app.link.connect()
+    finally:
+        app.link.close()
+    assert standin.opened() == 0
