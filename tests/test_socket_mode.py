@@ -126,7 +126,7 @@ def test_disconnect_leads_to_a_new_connection_and_loses_no_click(
     standin.wait_for(lambda s: s.open_links() == [2], timeout=10)  # Slack closed the old one after draining
     assert web.link.state() == "open"
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(RECONNECTED)]
-    assert lines == [f"{RECONNECTED} (Slack asked: {reason}); 1 reconnects so far"]
+    assert lines == [f"{RECONNECTED} after Slack asked: {reason} (reconnect 1 since start)"]
 
 
 def test_dropped_socket_reconnects_and_the_click_it_carried_is_redelivered(
@@ -151,7 +151,7 @@ def test_dropped_socket_reconnects_and_the_click_it_carried_is_redelivered(
     assert opened.status == 200
     assert web.link.state() == "open"
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(RECONNECTED)]
-    assert lines == [f"{RECONNECTED} (connection dropped); 1 reconnects so far"]
+    assert lines == [f"{RECONNECTED} after connection dropped (reconnect 1 since start)"]
 
 
 def test_edit_modal_opened_before_a_drop_is_submitted_after_it(

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
@@ -35,6 +35,10 @@ MAX_BACKOFF_SECONDS = 30.0
 SEEN_SECONDS = 3600
 MAX_MESSAGE_BYTES = 4 * 2**20
 Handler = Callable[[SocketModeRequest], dict[str, Any] | None]
+
+
+class NotAckedError(RuntimeError):
+    """An envelope deliberately left unacked, so that Slack sends it again."""
 
 
 class SocketModeLink:
@@ -106,7 +110,7 @@ class SocketModeLink:
             reader.start()
             if reason is not None:
                 self.reconnects += 1
-                log.info("Socket Mode reconnected (%s); %d reconnects so far", reason, self.reconnects)
+                log.info("Socket Mode reconnected after %s (reconnect %d since start)", reason, self.reconnects)
 
     def _read(self, connection: ClientConnection) -> None:
         try:
@@ -139,6 +143,9 @@ class SocketModeLink:
     def _answer(self, request: SocketModeRequest) -> None:
         try:
             payload = self.handler(request)
+        except NotAckedError as exc:
+            log.warning("%s; Slack will send it again", exc)
+            return
         except Exception:
             log.exception("a %s envelope was not handled; Slack will send it again", request.type)
             return
@@ -163,8 +170,10 @@ class SocketModeLink:
             try:
                 self._replace(reason)
                 return
-            except (SlackApiError, OSError, WebSocketException, TimeoutError) as exc:
-                log.warning("Socket Mode reconnect failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            except Exception as exc:  # whatever failed, keep trying: the web process is useless unconnected
+                log.warning(
+                    "Socket Mode reconnect failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff
+                )
             self._closed.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
@@ -184,11 +193,23 @@ class SocketModeApp:
         headers: dict[str, str | Sequence[str]] | None = None
         if request.retry_attempt:
             headers = {"x-slack-retry-num": str(request.retry_attempt)}
-        response = self.app.dispatch(BoltRequest(mode="socket_mode", body=request.payload, headers=headers))
+        try:
+            response = self.app.dispatch(BoltRequest(mode="socket_mode", body=request.payload, headers=headers))
+        except Exception:
+            self._forget(key)
+            raise
+        if response.status == 404:
+            return None  # no listener for it: acked, since sending it again cannot help
         if response.status != 200:
-            self.redis.delete(key)  # not acked: let Slack's next attempt be handled
-            raise RuntimeError(f"Bolt answered {response.status} to a {request.type} envelope")
+            self._forget(key)  # not acked: let Slack's next attempt be handled
+            raise NotAckedError(f"a {request.type} envelope failed in its listener ({response.status})")
         return _ack_payload(response.body, response.headers.get("content-type", [""])[0])
+
+    def _forget(self, key: str) -> None:
+        try:
+            self.redis.delete(key)
+        except redis.RedisError:
+            log.warning("could not clear a Socket Mode delivery mark; Slack's next attempt may be skipped")
 
     def _first(self, key: str) -> bool:
         try:
