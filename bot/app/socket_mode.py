@@ -30,10 +30,13 @@ from websockets.sync.client import ClientConnection, connect
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
-PING_SECONDS = 5.0  # a silent connection is given up after two of these
+PING_SECONDS = 10.0  # a connection silent for two of these is given up (a dropped one is noticed at once)
 MAX_BACKOFF_SECONDS = 30.0
 SEEN_SECONDS = 3600
 MAX_MESSAGE_BYTES = 4 * 2**20
+REFUSALS = frozenset(
+    {"not_authed", "invalid_auth", "not_allowed_token_type", "token_revoked", "token_expired", "account_inactive"}
+)
 Handler = Callable[[SocketModeRequest], dict[str, Any] | None]
 
 
@@ -59,15 +62,29 @@ class SocketModeLink:
         self._closed = threading.Event()
 
     def connect(self) -> None:
-        """Open the first connection; SettingsError when Slack refuses the app token."""
+        """Open the first connection: SettingsError when Slack refuses the app token; when Slack cannot be
+        reached, keep trying in the background (`state()` says `connecting` meanwhile)."""
         try:
             self._replace(None)
         except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else str(exc)
-            raise SettingsError(
-                f"SLACK_APP_TOKEN was refused by Slack ({error}); use an app-level token (xapp-…) with the"
-                " connections:write scope, from your app's Basic Information → App-Level Tokens"
-            ) from None
+            error = str(exc.response.get("error")) if exc.response is not None else ""
+            if error in REFUSALS:
+                raise SettingsError(
+                    f"SLACK_APP_TOKEN was refused by Slack ({error}); use an app-level token (xapp-…) with the"
+                    " connections:write scope, from your app's Basic Information → App-Level Tokens"
+                ) from None
+            self._keep_trying(f"Slack answered {error or exc}")
+        except Exception as exc:  # Slack unreachable for now: the process stays up and says so on /healthz
+            self._keep_trying(f"{type(exc).__name__}: {exc}")
+
+    def _keep_trying(self, why: str) -> None:
+        log.warning("Socket Mode could not connect (%s); retrying", why)
+        thread = threading.Thread(
+            target=self._reconnect, args=(None,), kwargs={"backoff": 1.0}, name="handoff-socket-connect"
+        )
+        with self._lock:
+            self._readers.append(thread)
+        thread.start()
 
     def state(self) -> str:
         """`open` while a connection is open, `connecting` while none is, `closed` after `close`."""
@@ -163,19 +180,17 @@ class SocketModeLink:
                 continue
         log.warning("no open Socket Mode connection to ack on; Slack will send the envelope again")
 
-    def _reconnect(self, reason: str) -> None:
-        """Replace the connection, retrying with backoff (1 s doubling to 30 s) while Slack is unreachable."""
-        backoff = 1.0
-        while not self._closed.is_set():
+    def _reconnect(self, reason: str | None, *, backoff: float = 0.0) -> None:
+        """Replace the connection (after `backoff` s), retrying with backoff doubling to 30 s while it fails."""
+        while not self._closed.wait(backoff):
             try:
                 self._replace(reason)
                 return
             except Exception as exc:  # whatever failed, keep trying: the web process is useless unconnected
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF_SECONDS)
                 log.warning(
                     "Socket Mode reconnect failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff
                 )
-            self._closed.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
 class SocketModeApp:

@@ -46,7 +46,6 @@ class Link:
     connection: ServerConnection
     open: bool = True
     draining: bool = False
-    closed_by: str = ""
 
 
 class SocketModeStandIn:
@@ -171,7 +170,6 @@ class SocketModeStandIn:
         """Cut a connection (the oldest open one by default) without a close frame, as a network failure does."""
         with self.cond:
             target = self._link(link)
-            target.closed_by = "drop"
         with contextlib.suppress(OSError):  # already gone
             target.connection.socket.shutdown(socket.SHUT_RDWR)
         self.wait_for(lambda _: not target.open, timeout=10)
@@ -290,7 +288,6 @@ class SocketModeStandIn:
 
     def _close_later(self, link: Link) -> None:
         """Close a drained connection from another thread: closing waits for the client's close frame."""
-        link.closed_by = "refresh"
         thread = threading.Thread(target=link.connection.close, args=(1001, "refresh"), name="slack-socket-close")
         thread.start()
         self._threads.append(thread)
