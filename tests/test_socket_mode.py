@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.app.socket_mode import SocketModeApp
+from bot.app.socket_mode import SocketModeApp, SocketModeLink
 from bot.app.web import LocalServer, build_app, wsgi_app
 from bot.app.wiring import build_runtime
 from bot.client import Client
@@ -27,6 +27,7 @@ from tests.factories import EMAIL
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 RECONNECTED = "Socket Mode reconnected"
+COMMAND_FIELDS = {"command": "/handoff", "text": "help", "user_id": ALICE, "trigger_id": "1.2.3"}
 
 
 class WebProcesses:
@@ -220,3 +221,20 @@ def test_slack_unreachable_at_start_is_retried_not_fatal(
     assert web.link.state() == "connecting"
     wait_until(lambda: web.link.state() == "open", timeout=15, what="the retry to connect")
     assert standin.open_links() == [1]
+
+
+def test_a_connection_slack_never_closes_after_disconnect_is_closed_by_handoff(
+    slack: SlackStandIn, runtime: Runtime
+) -> None:
+    """If Slack keeps a connection it asked us to leave, handoff closes it itself once its grace is over."""
+    with SocketModeStandIn(slack, drain_seconds=600) as standin:
+        link = SocketModeLink(standin.app_token, web_client=runtime.slack, handler=lambda _: None, retire_seconds=0.2)
+        link.connect()
+        try:
+            standin.disconnect("warning")
+            standin.wait_for(lambda s: s.open_links() == [2], timeout=10)
+            envelope = standin.deliver(COMMAND_FIELDS)
+            assert standin.wait_ack(envelope) is None
+            assert envelope.sent_on == [2]
+        finally:
+            link.close()

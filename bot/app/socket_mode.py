@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,6 +33,7 @@ from bot.settings import SettingsError
 log = logging.getLogger(__name__)
 PING_SECONDS = 10.0  # a connection silent for two of these is given up (a dropped one is noticed at once)
 MAX_BACKOFF_SECONDS = 30.0
+RETIRE_SECONDS = 10.0  # how long a connection Slack asked us to leave is still read (Slack closes it sooner)
 SEEN_SECONDS = 3600
 MAX_MESSAGE_BYTES = 4 * 2**20
 REFUSALS = frozenset(
@@ -51,8 +53,17 @@ class SocketModeLink:
     unacked so Slack sends it again.
     """
 
-    def __init__(self, app_token: str, *, web_client: WebClient, handler: Handler, threads: int = 10) -> None:
+    def __init__(
+        self,
+        app_token: str,
+        *,
+        web_client: WebClient,
+        handler: Handler,
+        threads: int = 10,
+        retire_seconds: float = RETIRE_SECONDS,
+    ) -> None:
         self.app_token, self.web_client, self.handler = app_token, web_client, handler
+        self.retire_seconds = retire_seconds
         self.reconnects = 0
         self._lock = threading.RLock()
         self._current: ClientConnection | None = None
@@ -105,7 +116,7 @@ class SocketModeLink:
         self._pool.shutdown(wait=True)
 
     def _replace(self, reason: str | None) -> None:
-        """Open a new connection and make it current; the old one keeps delivering until Slack closes it."""
+        """Open a new connection and make it current; the old one keeps delivering until it closes."""
         url = self.web_client.apps_connections_open(app_token=self.app_token)["url"]
         connection = connect(
             str(url),
@@ -130,9 +141,19 @@ class SocketModeLink:
                 log.info("Socket Mode reconnected after %s (reconnect %d since start)", reason, self.reconnects)
 
     def _read(self, connection: ClientConnection) -> None:
+        """Read one connection until it closes; once replaced on Slack's request, for `retire_seconds` more."""
+        retire_at: float | None = None
         try:
-            for message in connection:
-                self._receive(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            while True:
+                timeout = None if retire_at is None else max(retire_at - time.monotonic(), 0.0)
+                try:
+                    message = connection.recv(timeout=timeout)
+                except TimeoutError:
+                    connection.close()
+                    break
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                if self._receive(text, connection) and retire_at is None:
+                    retire_at = time.monotonic() + self.retire_seconds
         except ConnectionClosed:
             pass
         finally:
@@ -143,21 +164,23 @@ class SocketModeLink:
                 code = connection.close_code
                 self._reconnect("connection dropped" if code in (None, 1006) else f"closed by Slack with code {code}")
 
-    def _receive(self, text: str) -> None:
+    def _receive(self, text: str, connection: ClientConnection) -> bool:
+        """Hand an envelope to the pool; on Slack's `disconnect`, move to a new connection and return True."""
         try:
             message = json.loads(text)
         except ValueError:
-            return
+            return False
         if not isinstance(message, dict):
-            return
+            return False
         if message.get("type") == "disconnect":
             self._reconnect(f"Slack asked: {str(message.get('reason'))[:40]}")
-            return
+            return True
         request = SocketModeRequest.from_dict(message)
         if request is not None:
-            self._pool.submit(self._answer, request)
+            self._pool.submit(self._answer, request, connection)
+        return False
 
-    def _answer(self, request: SocketModeRequest) -> None:
+    def _answer(self, request: SocketModeRequest, origin: ClientConnection) -> None:
         try:
             payload = self.handler(request)
         except NotAckedError as exc:
@@ -166,11 +189,11 @@ class SocketModeLink:
         except Exception:
             log.exception("a %s envelope was not handled; Slack will send it again", request.type)
             return
-        self._send(json.dumps(SocketModeResponse(request.envelope_id, payload).to_dict()))
+        self._send(json.dumps(SocketModeResponse(request.envelope_id, payload).to_dict()), origin)
 
-    def _send(self, text: str) -> None:
-        """Ack on the current connection (Slack matches acks by envelope id); a lost ack brings a redelivery."""
-        for connection in (self._current, *reversed(self._connections)):
+    def _send(self, text: str, origin: ClientConnection) -> None:
+        """Ack on the envelope's own connection, else on any open one; a lost ack brings a redelivery."""
+        for connection in (origin, self._current, *reversed(self._connections)):
             if connection is None:
                 continue
             try:
