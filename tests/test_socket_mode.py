@@ -116,7 +116,7 @@ def test_disconnect_leads_to_a_new_connection_and_loses_no_click(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Slack's disconnect: handoff opens a new connection; a click sent meanwhile is decided once; one log line."""
-    caplog.set_level(logging.INFO, logger="bot.socket_mode")
+    caplog.set_level(logging.INFO, logger="bot.app.socket_mode")
     web = webs.start(runtime)
     pid, card = escalate(runtime, slack)
     standin.disconnect(reason)
@@ -139,7 +139,7 @@ def test_dropped_socket_reconnects_and_the_click_it_carried_is_redelivered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A click lost with a dropped socket comes again on the new connection (retry_attempt 1) and decides once."""
-    caplog.set_level(logging.INFO, logger="bot.socket_mode")
+    caplog.set_level(logging.INFO, logger="bot.app.socket_mode")
     web = webs.start(runtime)
     pid, card = escalate(runtime, slack)
     click = standin.deliver(socket_reviewer.click_body(card, blocks.APPROVE, user=ALICE), to=1, lost=True)
