@@ -255,6 +255,7 @@ def test_second_reviewer_is_told_who_decided(runtime: Runtime, slack: SlackStand
     stale = card_of(slack, pid)
     reviewer.click(stale, blocks.APPROVE, user=ALICE)
     agent_receives(runtime, pid)
+    wait_until(lambda: runtime.ledger.decision(pid), what="the ledger to record the decision")  # written after Redis
     views = len(slack.views())
     reviewer.click(stale, blocks.EDIT, user=BOB)
     told = slack.wait_for(lambda s: s.ephemerals(BOB), timeout=5)
