@@ -1,77 +1,123 @@
-"""Settings read once from the environment; the one place that knows the variable names."""
+"""Settings read once from the environment: one pydantic-settings model owns every variable handoff reads.
+
+`Settings.from_env()` reads the environment (or a mapping given for it); building `Settings(...)` with
+keyword arguments reads nothing, so a test or the demo gets exactly the values it passes.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a handoff process needs to wire itself; secrets are SecretStr so they never print."""
-
-    slack_bot_token: SecretStr = field(default_factory=lambda: SecretStr(""))
-    slack_signing_secret: SecretStr = field(default_factory=lambda: SecretStr(""))
-    slack_app_token: SecretStr = field(default_factory=lambda: SecretStr(""))
-    slack_api_url: str = SLACK_API_DEFAULT
-    anthropic_api_key: SecretStr = field(default_factory=lambda: SecretStr(""))
-    anthropic_base_url: str | None = None
-    redis_url: str | None = None
-    data_dir: Path = Path(".handoff")
-    db_path: Path | None = None
-    policy_path: Path = Path("policy.yaml")
-    port: int = 3000
-    post_rate: float = 1.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the documented variables (see README, "Configuration")."""
-        env = os.environ if environ is None else environ
-        api_url = env.get("SLACK_API_URL") or SLACK_API_DEFAULT
-        return cls(
-            slack_bot_token=SecretStr(env.get("SLACK_BOT_TOKEN", "")),
-            slack_signing_secret=SecretStr(env.get("SLACK_SIGNING_SECRET", "")),
-            slack_app_token=SecretStr(env.get("SLACK_APP_TOKEN", "")),
-            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
-            anthropic_api_key=SecretStr(env.get("ANTHROPIC_API_KEY", "")),
-            anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
-            data_dir=Path(env.get("HANDOFF_DATA_DIR") or ".handoff"),
-            db_path=Path(env["HANDOFF_DB"]) if env.get("HANDOFF_DB") else None,
-            policy_path=Path(env.get("HANDOFF_POLICY") or "policy.yaml"),
-            port=_port(env.get("PORT", "3000")),
-            post_rate=_rate(env.get("HANDOFF_SLACK_POST_RATE", "1")),
-        )
-
-    @property
-    def ledger_path(self) -> Path:
-        """The SQLite ledger file: HANDOFF_DB, or ledger.db under the data directory."""
-        return self.db_path or self.data_dir / "ledger.db"
+DEFAULT_POLICY = Path("policy.yaml")
 
 
 class SettingsError(ValueError):
     """An environment variable with a value handoff cannot use."""
 
 
-def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SettingsError(f"PORT is {value!r}; expected a TCP port number from 1 to 65535")
-    return int(value)
+class Settings(BaseSettings):
+    """Everything a handoff process needs to wire itself; secrets are SecretStr so they never print."""
 
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True, extra="ignore")
 
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = -1.0
-    if not 0 <= rate <= 100:
-        raise SettingsError(
-            f"HANDOFF_SLACK_POST_RATE is {value!r}; expected messages per second per channel, 0 to 100 (0: no pacing)"
-        )
-    return rate
+    slack_bot_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("slack_bot_token", "SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("slack_signing_secret", "SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("slack_app_token", "SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(SLACK_API_DEFAULT, validation_alias=AliasChoices("slack_api_url", "SLACK_API_URL"))
+    anthropic_api_key: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("anthropic_api_key", "ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("anthropic_base_url", "ANTHROPIC_BASE_URL")
+    )
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
+    data_dir: Path = Field(Path(".handoff"), validation_alias=AliasChoices("data_dir", "HANDOFF_DATA_DIR"))
+    db_path: Path | None = Field(None, validation_alias=AliasChoices("db_path", "HANDOFF_DB"))
+    policy_path: Path = Field(DEFAULT_POLICY, validation_alias=AliasChoices("policy_path", "HANDOFF_POLICY"))
+    port: int = Field(3000, validation_alias=AliasChoices("port", "PORT"))
+    post_rate: float = Field(1.0, validation_alias=AliasChoices("post_rate", "HANDOFF_SLACK_POST_RATE"))
+    log_level: str | None = Field(None, validation_alias=AliasChoices("log_level", "HANDOFF_LOG_LEVEL"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: `from_env` is the one reader of the environment."""
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the documented variables (see README, "Configuration"); a bad value raises SettingsError."""
+        source = EnvSettingsSource(cls, case_sensitive=True, env_ignore_empty=True)
+        source.env_vars = {k: v for k, v in (os.environ if environ is None else environ).items() if v}
+        try:
+            return cls(**source())
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            cause = (error.get("ctx") or {}).get("error")
+            raise SettingsError(str(cause) if cause else f"{error['loc'][0]}: {error['msg']}") from None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _with_trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"  # slack_sdk drops the method name without it
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _tcp_port(cls, value: Any) -> Any:
+        text = str(value)
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise ValueError(f"PORT is {text!r}; expected a TCP port number from 1 to 65535")
+        return int(text)
+
+    @field_validator("post_rate", mode="before")
+    @classmethod
+    def _messages_per_second(cls, value: Any) -> Any:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            rate = -1.0
+        if not 0 <= rate <= 100:
+            raise ValueError(
+                f"HANDOFF_SLACK_POST_RATE is {value!r}; expected messages per second per channel,"
+                " 0 to 100 (0: no pacing)"
+            )
+        return rate
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError(f"HANDOFF_LOG_LEVEL is {value.upper()!r}; use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def ledger_path(self) -> Path:
+        """The SQLite ledger file: HANDOFF_DB, or ledger.db under the data directory."""
+        return self.db_path or self.data_dir / "ledger.db"
+
+    @property
+    def policy_is_explicit(self) -> bool:
+        """Whether HANDOFF_POLICY names a policy (which must then exist) rather than the default ./policy.yaml."""
+        return self.policy_path != DEFAULT_POLICY

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from bot.cli import build_parser
 from bot.client import parse_proposal
 from bot.review.policy_file import load_policy
+from bot.settings import Settings, SettingsError
 from scoring.models import Assessment, Decision
 from scoring.policy import Category, Policy, parse_policy
 
@@ -184,3 +185,38 @@ def test_readme_json_examples_are_valid() -> None:
         Decision.model_validate(decision)
     for assessment in assessments:
         Assessment.model_validate(assessment)
+
+
+def test_settings_own_exactly_the_documented_variables() -> None:
+    """Each variable of the README's table is a Settings field's variable, and each field's variable is documented."""
+    table = section(README.read_text(encoding="utf-8"), "Configuration")
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", table, flags=re.MULTILINE))
+    variables = set()
+    for field in Settings.model_fields.values():
+        choices = getattr(field.validation_alias, "choices", [])
+        variables |= {c for c in choices if isinstance(c, str) and c.isupper()}
+    assert documented == variables
+
+
+def test_settings_read_each_variable_and_refuse_bad_values() -> None:
+    """from_env maps every variable to its field; a bad value is a SettingsError naming the variable."""
+    settings = Settings.from_env(
+        {"PORT": "8080", "HANDOFF_LOG_LEVEL": "debug", "SLACK_API_URL": "http://127.0.0.1:9", "REDIS_URL": ""}
+    )
+    assert (settings.port, settings.log_level, settings.slack_api_url) == (8080, "DEBUG", "http://127.0.0.1:9/")
+    assert settings.redis_url is None, "an empty variable counts as unset"
+    assert not settings.policy_is_explicit
+    assert Settings.from_env({"HANDOFF_POLICY": "other.yaml"}).policy_is_explicit
+    for variable, value in (("PORT", "http"), ("HANDOFF_SLACK_POST_RATE", "fast"), ("HANDOFF_LOG_LEVEL", "loud")):
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env({variable: value})
+
+
+def test_nothing_but_settings_reads_the_environment() -> None:
+    """os.environ and os.getenv appear in bot/settings.py only (the sandbox stand-ins aside)."""
+    readers = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "bot").rglob("*.py")
+        if "sandbox" not in p.parts and re.search(r"os\.(environ|getenv)", p.read_text(encoding="utf-8"))
+    ]
+    assert readers == ["bot/settings.py"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import score_eval
+from bot.cli import main
 from bot.sandbox.anthropic_api import AnthropicStandIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,10 +20,7 @@ POLICY = REPO / "policy.yaml"
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="handoff")
-    score_eval.add_arguments(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    status = args.func(args)
+    status = main(argv)  # the one map from an error to the exit status is in main
     out, err = capsys.readouterr()
     return status, out, err
 

@@ -3,7 +3,6 @@ into a `Runtime` from settings."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
@@ -15,7 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.review.policy_file import load_policy
+from bot.review.policy_file import configured_policy
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.web_api import ChannelPacer, PacedWebClient
@@ -63,14 +62,13 @@ def slack_client(settings: Settings, *, connection: redis.Redis | None = None) -
 def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None = None) -> Runtime:
     """Connect everything; `redis_url` is resolved by the caller (configured or embedded)."""
     client = connect(redis_url)
-    explicit = settings.policy_path != Path("policy.yaml")
     return Runtime(
         redis_url=redis_url,
         settings=settings,
         redis=client,
         board=Board(client),
         ledger=Ledger(settings.ledger_path),
-        policy=policy or load_policy(settings.policy_path, explicit=explicit),
+        policy=policy or configured_policy(settings),
         slack=slack_client(settings, connection=client),
         llm=_soft_signals(settings),
     )

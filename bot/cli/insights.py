@@ -14,13 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.insights.export import DATASETS, ExportError, export_records, parse_moment
-from bot.review.policy_file import load_policy
-from bot.settings import Settings, SettingsError
+from bot.cli.exit_status import UsageError
+from bot.insights.export import DATASETS, export_records, parse_moment
+from bot.review.policy_file import configured_policy, load_policy
+from bot.settings import Settings
 from bot.store.ledger import Ledger
-from scoring.policy import Category, GraduationPolicy, Level, Policy, PolicyError
-
-EXIT_BAD_INPUT = 2
+from scoring.policy import Category, GraduationPolicy, Level, Policy
 
 
 def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,10 +60,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Print the report as text or JSON."""
     from bot.insights.report import build_report, format_report
 
-    try:
-        ledger, policy = _ledger_and_policy()
-    except (PolicyError, SettingsError) as exc:
-        return _refuse("report", exc)
+    ledger, policy = _ledger_and_policy()
     report = build_report(ledger, policy, now=datetime.now(UTC))
     sys.stdout.write((json.dumps(report, indent=2) if args.json else format_report(report)) + "\n")
     return 0
@@ -72,15 +68,12 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Print one dataset as JSONL."""
-    try:
-        ledger, policy = _ledger_and_policy()
-        since = parse_moment(args.since, option="--since") if args.since else None
-        until = parse_moment(args.until, option="--until", end=True) if args.until else None
-        records = export_records(ledger, policy, dataset=args.dataset, category=args.category, since=since, until=until)
-        for record in records:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    except (ExportError, PolicyError, SettingsError) as exc:
-        return _refuse("export", exc)
+    ledger, policy = _ledger_and_policy()
+    since = parse_moment(args.since, option="--since") if args.since else None
+    until = parse_moment(args.until, option="--until", end=True) if args.until else None
+    records = export_records(ledger, policy, dataset=args.dataset, category=args.category, since=since, until=until)
+    for record in records:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -88,12 +81,9 @@ def run_replay(args: argparse.Namespace) -> int:
     """Print how history would have been routed under `--policy`."""
     from bot.insights.replay import format_replay, replay
 
-    try:
-        ledger, _ = _ledger_and_policy()
-        policy = load_policy(args.policy)
-        since = parse_moment(args.since, option="--since") if args.since else None
-    except (ExportError, PolicyError, SettingsError) as exc:
-        return _refuse("replay", exc)
+    ledger, _ = _ledger_and_policy()
+    policy = load_policy(args.policy)
+    since = parse_moment(args.since, option="--since") if args.since else None
     result = replay(ledger, policy, since=since)
     sys.stdout.write((json.dumps(result, indent=2) if args.json else format_replay(result)) + "\n")
     return 0
@@ -105,14 +95,11 @@ def run_tune(args: argparse.Namespace) -> int:
 
     for option, value in (("--target-escape", args.target_escape), ("--confidence", args.confidence)):
         if not 0 < value < 1:
-            return _refuse("tune", ValueError(f"{option} is {value}; expected a number between 0 and 1"))
-    try:
-        ledger, policy = _ledger_and_policy()
-    except (PolicyError, SettingsError) as exc:
-        return _refuse("tune", exc)
+            raise UsageError(f"{option} is {value}; expected a number between 0 and 1")
+    ledger, policy = _ledger_and_policy()
     if policy.category(args.category) is None:
         known = ", ".join(sorted(policy.categories))
-        return _refuse("tune", ValueError(f"{args.category!r} is not a category of the policy ({known})"))
+        raise UsageError(f"{args.category!r} is not a category of the policy ({known})")
     result = tune(ledger, args.category, target=args.target_escape, confidence=args.confidence)
     current = policy.categories[args.category].threshold
     data = {"category": args.category, "current_threshold": current, **result.as_dict()}
@@ -129,12 +116,9 @@ def run_graduate(args: argparse.Namespace) -> int:
     if args.histories:
         return run_histories(args)
     if args.level or args.category:
-        return _refuse("graduate", ValueError("--level and --category go with --histories FILE.jsonl"))
-    try:
-        settings = Settings.from_env()
-        ledger, policy = _ledger_and_policy(settings)
-    except (PolicyError, SettingsError) as exc:
-        return _refuse("graduate", exc)
+        raise UsageError("--level and --category go with --histories FILE.jsonl")
+    settings = Settings.from_env()
+    ledger, policy = _ledger_and_policy(settings)
     steps = graduate(ledger, policy, now=datetime.now(UTC), apply=args.apply, actor="cli:graduate")
     slack = slack_client(settings) if settings.slack_bot_token.get_secret_value() else None
     for step in steps:
@@ -165,7 +149,7 @@ def run_histories(args: argparse.Namespace) -> int:
         with _open_text(args.histories) as lines:
             days = parse_days(_bounded(lines))
     except (HistoryError, OSError, UnicodeDecodeError, ValueError) as exc:
-        return _refuse("graduate", ValueError(f"{args.histories}: {exc}"))
+        raise UsageError(f"{args.histories}: {exc}") from exc
     level = Level(args.level) if args.level else category.level
     for result in replay_all(days, category=category, level=level, rules=rules):
         sys.stdout.write(json.dumps(result.as_dict()) + "\n")
@@ -201,9 +185,4 @@ def _ledger_and_policy(settings: Settings | None = None) -> tuple[Ledger, Policy
 
 
 def _policy(settings: Settings) -> Policy:
-    return load_policy(settings.policy_path, explicit=settings.policy_path != Path("policy.yaml"))
-
-
-def _refuse(command: str, exc: Exception) -> int:
-    sys.stderr.write(f"handoff {command}: {exc}\n")
-    return EXIT_BAD_INPUT
+    return configured_policy(settings)

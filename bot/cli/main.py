@@ -16,49 +16,43 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bot.app.wiring import build_runtime
-from bot.cli import insights, score_eval
-from bot.client import Client, ProposalError, parse_proposal
-from bot.review.policy_file import load_policy
+from bot.cli import exit_status, insights, score_eval
+from bot.cli.exit_status import UsageError
+from bot.client import Client, parse_proposal
+from bot.review.policy_file import configured_policy, load_policy
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from bot.store.embedded_redis import redis_url_for
 from bot.store.queues import QUEUES
-from scoring.policy import PolicyError
-
-EXIT_BAD_INPUT = 2
-EXIT_PENDING = 3
-
-
-class UsageError(ValueError):
-    """Input the command cannot use; printed as one line, exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `handoff` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    default_level = "WARNING" if args.command == "demo" else "INFO"
-    level = os.environ.get("HANDOFF_LOG_LEVEL", default_level).upper()
-    if level not in logging.getLevelNamesMapping():
-        print(f"handoff: HANDOFF_LOG_LEVEL is {level!r}; use DEBUG, INFO, WARNING or ERROR", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    try:
+        _configure_logging(Settings.from_env(), default="WARNING" if args.command == "demo" else "INFO")
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return exit_status.INTERRUPTED
+    except BrokenPipeError:  # `handoff export | head`: the reader left; that is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_status.OK
+    except Exception as exc:
+        status = exit_status.status_of(exc)
+        if status is None:
+            raise
+        print(f"handoff {args.command}: {exc}", file=sys.stderr)
+        return status
+
+
+def _configure_logging(settings: Settings, *, default: str) -> None:
     logging.basicConfig(
-        level=level,
+        level=settings.log_level or default,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for chatty in ("httpx", "httpx2", "anthropic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    try:
-        return int(args.func(args))
-    except (UsageError, ProposalError, PolicyError, SettingsError) as exc:
-        print(f"handoff {args.command}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # `handoff export | head`: the reader left; that is not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
+    from bot.app.wiring import build_runtime
+
     url = stack.enter_context(redis_url_for(settings.redis_url, settings.data_dir))
     return build_runtime(settings, redis_url=url)
 
@@ -140,7 +136,7 @@ def run_submit(args: argparse.Namespace) -> int:
     data = read_json_input(args.file)
     if not isinstance(data, dict):
         raise UsageError(f"{args.file}: expected one JSON object (a proposal)")
-    policy = load_policy(settings.policy_path, explicit=settings.policy_path != Path("policy.yaml"))
+    policy = configured_policy(settings)
     parse_proposal(data, policy=policy)
     with redis_url_for(settings.redis_url, settings.data_dir) as url:
         client = Client.from_url(url, policy=policy)
@@ -152,7 +148,7 @@ def run_submit(args: argparse.Namespace) -> int:
     if decision is None:
         print(json.dumps({"proposal_id": pid, "outcome": None, "status": "pending"}))
         print(f"handoff submit: no decision for {pid} within {args.timeout:g}s; it is still pending", file=sys.stderr)
-        return EXIT_PENDING
+        return exit_status.PENDING
     print(decision.model_dump_json())
     return 0
 

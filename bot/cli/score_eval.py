@@ -18,21 +18,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.cli.exit_status import UsageError
 from bot.llm.soft_signals import build_soft_signals
 from bot.review.assess import assess_proposal
-from bot.review.policy_file import load_checks, load_policy
-from bot.settings import Settings, SettingsError
+from bot.review.policy_file import configured_policy, load_checks
+from bot.settings import Settings
 from scoring.evaluation import Report, evaluate
 from scoring.models import Assessment, Proposal, describe_validation_error
-from scoring.policy import Policy, PolicyError
+from scoring.policy import Policy
 from scoring.signals import CustomCheck
 
-EXIT_BAD_INPUT = 2
 LABELS = {"ok": False, "bad": True}
 PARALLEL_PROPOSALS = 4
 
 
-class InputError(ValueError):
+class InputError(UsageError):
     """A line of the input file that is not a usable proposal; the message names file, line and field."""
 
 
@@ -51,10 +51,7 @@ def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 
 def run_score(args: argparse.Namespace) -> int:
     """Print one assessment per proposal, every signal included."""
-    try:
-        (policy, checks), rows = _policy(args), list(_rows(args.file, labelled=False))
-    except (InputError, PolicyError, SettingsError) as exc:
-        return _refuse("score", exc)
+    (policy, checks), rows = _policy(args), list(_rows(args.file, labelled=False))
     for assessment in _assess_all(policy, checks, [(pid, proposal) for pid, proposal, _ in rows]):
         sys.stdout.write(assessment.model_dump_json() + "\n")
     return 0
@@ -62,10 +59,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Print escalation rate, escape rate, the risk-coverage curve and the AUROC for a labelled file."""
-    try:
-        (policy, checks), rows = _policy(args), list(_rows(args.file, labelled=True))
-    except (InputError, PolicyError, SettingsError) as exc:
-        return _refuse("eval", exc)
+    (policy, checks), rows = _policy(args), list(_rows(args.file, labelled=True))
     assessments = _assess_all(policy, checks, [(pid, proposal) for pid, proposal, _ in rows])
     report = evaluate(assessments, [bad for _, _, bad in rows], [proposal.category for _, proposal, _ in rows])
     if args.json:
@@ -100,9 +94,9 @@ def describe_report(report: Report, *, source: str, policy: Policy) -> str:
 
 def _policy(args: argparse.Namespace) -> tuple[Policy, dict[str, CustomCheck]]:
     settings = Settings.from_env()
-    path = args.policy or settings.policy_path
-    policy = load_policy(path, explicit=args.policy is not None or path != Path("policy.yaml"))
-    return policy, load_checks(policy, source=str(path))  # a check that cannot be imported is refused here
+    policy = configured_policy(settings, path=args.policy)
+    source = str(args.policy or settings.policy_path)
+    return policy, load_checks(policy, source=source)  # a check that cannot be imported is refused here
 
 
 def _assess_all(policy: Policy, checks: dict[str, CustomCheck], items: list[tuple[str, Proposal]]) -> list[Assessment]:
@@ -159,11 +153,6 @@ def _label(raw: dict[str, Any], where: str) -> bool:
     if not isinstance(label, str) or label not in LABELS:
         raise InputError(f"{where}: label: is {label!r}; expected 'ok' or 'bad'")
     return LABELS[label]
-
-
-def _refuse(command: str, exc: Exception) -> int:
-    sys.stderr.write(f"handoff {command}: {exc}\n")
-    return EXIT_BAD_INPUT
 
 
 def _pct(value: float | int | None) -> str:

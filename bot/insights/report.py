@@ -7,11 +7,11 @@ Python side only turns counts into rates, bounds, quantiles and the graduation v
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.review.graduation import effective_level, verdict_for
-from bot.review.policy_file import load_policy
+from bot.review.policy_file import configured_policy
+from bot.settings import Settings
 from bot.store import queries
 from bot.store.ledger import Ledger
 from bot.store.rows import CategoryCounts
@@ -26,7 +26,7 @@ def build_report(
 
     Without `policy` the packaged example policy is used; without `now`, the current time.
     """
-    policy = policy or load_policy(Path("policy.yaml"), explicit=False)
+    policy = policy or configured_policy(Settings())
     now = now or datetime.now(UTC)
     mix, waits = queries.decision_mix(ledger), queries.wait_histogram(ledger)
     steps, rows = queries.escalation_step_counts(ledger), queries.category_counts(ledger)

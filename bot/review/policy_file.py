@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
+from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
 from scoring.signals import CustomCheck
 
@@ -39,6 +40,14 @@ def load_policy(path: Path, *, explicit: bool = True) -> Policy:
     policy = parse_policy(text, source=source)
     load_checks(policy, source=source)
     return policy
+
+
+def configured_policy(settings: Settings, *, path: Path | None = None) -> Policy:
+    """The policy a process runs under: `path` (a `--policy` option), else HANDOFF_POLICY (which must exist),
+    else ./policy.yaml when there is one, else the packaged example."""
+    if path is not None:
+        return load_policy(path)
+    return load_policy(settings.policy_path, explicit=settings.policy_is_explicit)
 
 
 def load_checks(policy: Policy, *, source: str = "policy.yaml") -> dict[str, CustomCheck]:

@@ -1,0 +1,35 @@
+"""The exit statuses of `handoff`, and the one map from an error a command raises to its status.
+
+A command raises; `bot.cli.main` prints the error as one line (`handoff <command>: <reason>`) and exits
+with the status this map gives it. An error the map does not know is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from bot.client import ProposalError
+from bot.insights.export import ExportError
+from bot.settings import SettingsError
+from scoring.policy import PolicyError
+
+OK = 0
+BAD_INPUT = 2
+PENDING = 3  # `submit --wait`: no decision within the timeout; the proposal stays pending
+INTERRUPTED = 130
+
+
+class UsageError(ValueError):
+    """Input the command cannot use (a file, an option, a line); the message names it and what to pass."""
+
+
+STATUS_OF: dict[type[Exception], int] = {
+    UsageError: BAD_INPUT,
+    ProposalError: BAD_INPUT,
+    PolicyError: BAD_INPUT,
+    SettingsError: BAD_INPUT,
+    ExportError: BAD_INPUT,
+}
+
+
+def status_of(error: BaseException) -> int | None:
+    """The exit status for `error`, or None when it is not a known kind of bad input."""
+    return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), None)
