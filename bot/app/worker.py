@@ -4,10 +4,16 @@ A periodic `bot.jobs.tick` job (rescheduled by itself through RQ's scheduler) re
 lost to a crash or a Redis restart is found without a human noticing. The tick lives in Redis, so a
 watchdog thread (on its own connection, which forked jobs never touch) queues a tick at once when
 Redis has lost it, after a restart with its data gone, say.
+
+Jobs run in RQ's forking `Worker`: each job gets a fresh work horse, so an agent's callback that crashes,
+leaks or changes global state cannot take the worker down with it. What a horse would otherwise load for
+every job (handoff's review code, the policy's custom checks) is loaded once here, before the fork; see
+docs/deploy.md, "How the worker runs jobs", for the figures behind that choice.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -15,7 +21,11 @@ import time
 import redis
 from rq import SimpleWorker, Worker
 
+# The job bodies in bot.jobs import these when they run. Importing them in the worker, before any fork,
+# is what keeps a work horse from spending most of each job importing them again.
 from bot.jobs import ensure_tick, schedule_tick
+from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for the work horses)
+from bot.review.policy_file import resolve_checks
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime, activate
 from bot.store.embedded_redis import connect
@@ -34,13 +44,30 @@ def run_worker(
     if not burst:
         schedule_tick(runtime.redis)
         _start_watchdog(runtime)
+    worker = build_worker(runtime, queues=queues, simple=simple)
+    return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING"))
+
+
+def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, simple: bool = False) -> Worker:
+    """RQ's forking `Worker` (or, with `simple`, the in-process `SimpleWorker`) on a preloaded process."""
+    preload(runtime)
     worker_class = SimpleWorker if simple else Worker
-    worker = worker_class(
+    return worker_class(
         [runtime.queue(name) for name in queues],
         connection=runtime.redis,
         serializer=runtime.queue(SCORE_QUEUE).serializer,
     )
-    return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING"))
+
+
+def preload(runtime: Runtime) -> None:
+    """Load once, in the parent, what each forked job would otherwise load for itself.
+
+    The policy's custom checks are imported, and the objects built so far are frozen out of the garbage
+    collector, so a work horse neither re-imports them nor dirties their pages by scanning them.
+    """
+    resolve_checks(runtime.policy)
+    gc.collect()
+    gc.freeze()
 
 
 def _start_watchdog(runtime: Runtime) -> None:

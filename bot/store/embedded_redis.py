@@ -21,8 +21,18 @@ SOCKET_TIMEOUT = 10.0
 
 
 def connect(url: str) -> redis.Redis:
-    """A client with timeouts long enough for chunked XREAD BLOCK (see `decisions.wait`)."""
-    return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=5, health_check_interval=30)
+    """A client with timeouts long enough for chunked XREAD BLOCK (see `decisions.wait`).
+
+    The driver's name and version are given, not looked up: redis-py otherwise reads its package metadata
+    for every new connection, which each forked work horse makes (13 ms of a 47 ms job, profiled).
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        driver_info=redis.DriverInfo(name="redis-py", lib_version=redis.__version__),
+    )
 
 
 def is_answering(url: str) -> bool:
