@@ -52,7 +52,12 @@ SIGNING_SECRET = "bench-signing-secret-0000"  # the stand-in's, not a secret
 JOB_OPTIONS: dict[str, Any] = {"result_ttl": 3600, "failure_ttl": 7 * 86400}  # what handoff's own jobs use
 CHILD_WAIT = 60.0
 THROUGHPUT_TARGET, P99_TARGET, MEMORY_TARGET_MB = 0.7, 2.0, 150.0
-CLASSES: dict[str, type[BaseWorker]] = {"Worker": Worker, "SimpleWorker": SimpleWorker}
+# name shown -> (the bare-RQ worker class of its baseline, the kind `bot.app.worker.build_worker` builds)
+CLASSES: dict[str, tuple[type[BaseWorker], str]] = {
+    "HandoffWorker": (Worker, "handoff"),  # what `handoff worker` runs, against what `rq worker` runs
+    "Worker": (Worker, "fork"),
+    "SimpleWorker": (SimpleWorker, "simple"),
+}
 Row = tuple[str, str, str, str, str]
 
 
@@ -67,15 +72,20 @@ def worker_child(kind: str, class_name: str, run_id: str) -> int:
     """A worker process that reports ready, waits for the go, bursts, and stays until told to quit.
 
     `bare`: only RQ and this module loaded, no-op jobs. `loaded`: handoff's worker process (runtime
-    built and activated, as `handoff worker` does) running no-op jobs. `handoff`: that process on
-    handoff's own queues. Staying alive lets the parent read the process's VmHWM.
+    built, activated and preloaded by `bot.app.worker.build_worker`, as `handoff worker` does) running
+    no-op jobs. `handoff`: that process on handoff's own queues. Staying alive lets the parent read the
+    process's VmHWM.
     """
     importlib.import_module("bench.bench_loop")  # resolve `noop` before forking, as bot.jobs is
     url = os.environ["REDIS_URL"]
     connection = connect(url)
-    queues = [Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)]
-    if kind != "bare":
+    worker: BaseWorker
+    if kind == "bare":
+        queue = Queue(NOOP_QUEUE, connection=connection, serializer=JSONSerializer)
+        worker = CLASSES[class_name][0]([queue], connection=connection, serializer=JSONSerializer)
+    else:  # what `handoff worker` does before it works: build, activate, reconcile, preload
         from bot.app.wiring import build_runtime
+        from bot.app.worker import build_worker
         from bot.review.reconcile import reconcile
         from bot.runtime import activate
         from bot.settings import Settings
@@ -85,9 +95,8 @@ def worker_child(kind: str, class_name: str, run_id: str) -> int:
         activate(runtime)
         reconcile(runtime)
         connection = runtime.redis
-        if kind == "handoff":
-            queues = [runtime.queue(name) for name in QUEUES]
-    worker = CLASSES[class_name](queues, connection=connection, serializer=JSONSerializer)
+        names = QUEUES if kind == "handoff" else (NOOP_QUEUE,)
+        worker = build_worker(runtime, queues=names, kind=CLASSES[class_name][1])
     connection.rpush(f"bench:ready:{run_id}", os.getpid())
     if pop(connection, f"bench:go:{run_id}", timeout=CHILD_WAIT) is None:
         return 1
@@ -107,6 +116,7 @@ class Batch:
 
     kind: str
     enqueue: Callable[[redis.Redis], tuple[list[str], list[str]]]
+    keyed: bool = False  # the worker runs with ANTHROPIC_API_KEY set, against the Anthropic stand-in
 
 
 @dataclass
@@ -132,7 +142,7 @@ def run_worker(bench: Bench, batch: Batch, class_name: str, *, ledger: Path) -> 
     client = connect(bench.redis_url)
     client.flushdb()
     run_id = f"{batch.kind}-{class_name}-{ledger.stem}"
-    env = {**bench.env, "HANDOFF_DB": str(ledger)}
+    env = {**bench.env, "HANDOFF_DB": str(ledger), **(bench.key_env if batch.keyed else {})}
     log = bench.workdir / f"worker-{run_id}.log"
     args = [common.python(), "-m", "bench.bench_loop", "--worker-child", batch.kind, class_name, run_id]
     proc = bench.processes.start(args, env=env, log=log)
@@ -172,7 +182,9 @@ def noop_batch(kind: str, n: int) -> Batch:
     return Batch(kind, enqueue)
 
 
-def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], *, timed: str) -> Batch:
+def proposal_batch(
+    bench: Bench, n: int, make: Callable[[int], dict[str, Any]], *, timed: str, keyed: bool = False
+) -> Batch:
     """`n` proposals submitted as an agent does; the `timed` job ("execute" or "assess") marks each done."""
     from bot.client import Client
     from bot.jobs import assess_job_id, execute_job_id
@@ -183,7 +195,7 @@ def proposal_batch(bench: Bench, n: int, make: Callable[[int], dict[str, Any]], 
         assess_ids, execute_ids = [assess_job_id(p) for p in pids], [execute_job_id(p) for p in pids]
         return (execute_ids, assess_ids) if timed == "execute" else (assess_ids, [])
 
-    return Batch("handoff", enqueue)
+    return Batch("handoff", enqueue, keyed)
 
 
 def tag_proposal(i: int) -> dict[str, Any]:
@@ -213,15 +225,21 @@ def email_proposal(i: int) -> dict[str, Any]:
 
 @dataclass
 class Throughput:
-    """One worker class: bare no-op jobs, no-op jobs in handoff's worker process, proposals."""
+    """One worker class: bare no-op jobs, no-op jobs in handoff's worker process, proposals without and
+    with ANTHROPIC_API_KEY (the configuration production runs; no LLM call is made for `tag_ticket`)."""
 
     bare: WorkerRun
     loaded: WorkerRun
     handoff: WorkerRun
+    keyed: WorkerRun
 
     @property
     def ratio(self) -> float:
         return self.handoff.rate / self.bare.rate if self.bare.rate else 0.0
+
+    @property
+    def keyed_ratio(self) -> float:
+        return self.keyed.rate / self.bare.rate if self.bare.rate else 0.0
 
 
 def measure_throughput(bench: Bench) -> dict[str, Throughput]:
@@ -231,20 +249,26 @@ def measure_throughput(bench: Bench) -> dict[str, Throughput]:
         spare = bench.workdir / f"noop-{class_name}.db"
         bare = run_worker(bench, noop_batch("bare", bench.n), class_name, ledger=spare)
         loaded = run_worker(bench, noop_batch("loaded", bench.n), class_name, ledger=spare)
-        ledger = bench.workdir / f"assess-{class_name}.db"
-        batch = proposal_batch(bench, bench.n, tag_proposal, timed="assess")
-        result = Throughput(bare, loaded, run_worker(bench, batch, class_name, ledger=ledger))
-        _check_ledger(ledger, bench.n)
-        results[class_name] = result
+        runs = []
+        for keyed in (False, True):
+            ledger = bench.workdir / f"assess-{class_name}-{'key' if keyed else 'nokey'}.db"
+            batch = proposal_batch(bench, bench.n, tag_proposal, timed="assess", keyed=keyed)
+            runs.append(run_worker(bench, batch, class_name, ledger=ledger))
+            _check_ledger(ledger, bench.n)
+        result = results[class_name] = Throughput(bare, loaded, *runs)
         print(
-            f"(a) {class_name:<12} bare no-op {bare.rate:6.1f} jobs/s | no-op in handoff's process"
-            f" {loaded.rate:6.1f} jobs/s | handoff {result.handoff.rate:6.1f} proposals/s"
-            f" ({result.handoff.finished}/{bench.n} in {result.handoff.seconds:.2f}s, of which submitting"
-            f" {result.handoff.enqueue_seconds:.2f}s) | ratio {result.ratio:.2f}",
+            f"(a) {class_name:<13} bare no-op {bare.rate:6.1f} jobs/s | no-op in handoff's process"
+            f" {loaded.rate:6.1f} jobs/s | handoff {result.handoff.rate:6.1f} proposals/s, ratio {result.ratio:.2f}"
+            f" | with ANTHROPIC_API_KEY {result.keyed.rate:6.1f} proposals/s, ratio {result.keyed_ratio:.2f}",
             flush=True,
         )
-        spans = {**bare.job_ms, **result.handoff.job_ms}
-        print(f"    median job run time (ms): {', '.join(f'{k} {v:.2f}' for k, v in spans.items())}", flush=True)
+        for label, run in (("no key", result.handoff), ("key", result.keyed)):
+            spans = {**bare.job_ms, **run.job_ms}
+            print(
+                f"    {label}: {run.finished}/{bench.n} in {run.seconds:.2f}s (submitting {run.enqueue_seconds:.2f}s);"
+                f" median job run time (ms): {', '.join(f'{k} {v:.2f}' for k, v in spans.items())}",
+                flush=True,
+            )
     return results
 
 
@@ -317,7 +341,7 @@ def measure_clicks(bench: Bench) -> Clicks:
     rounds = max(1, bench.clicks // width)
     ledger = bench.workdir / "web.db"
     batch = proposal_batch(bench, (rounds + 1) * width, email_proposal, timed="assess")
-    result.prep = run_worker(bench, batch, "SimpleWorker", ledger=ledger)
+    result.prep = run_worker(bench, batch, "HandoffWorker", ledger=ledger)
     cards = [m for m in bench.standin.messages() if _has_approve(m)]
     if len(cards) < (rounds + 1) * width:
         raise RuntimeError(f"only {len(cards)} cards posted for {(rounds + 1) * width} escalations")
@@ -412,7 +436,9 @@ class Bench:
     workdir: Path
     redis_url: str
     args: argparse.Namespace
+    claude_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    key_env: dict[str, str] = field(default_factory=dict)
     web_pid: int = 0
     baseline_pid: int = 0
 
@@ -440,28 +466,54 @@ class Bench:
             "HANDOFF_DATA_DIR": str(self.workdir / "data"),
             "HANDOFF_LOG_LEVEL": "WARNING",
             "HANDOFF_SLACK_POST_RATE": "0",  # the stand-in has no rate limit; the click part posts 220 cards
-        }  # no ANTHROPIC_API_KEY: hard signals only
+        }  # no ANTHROPIC_API_KEY: hard signals only; `key_env` adds it for the keyed runs
+        self.key_env = {"ANTHROPIC_API_KEY": "sk-ant-bench-not-a-key", "ANTHROPIC_BASE_URL": self.claude_url}
 
 
-def table(throughput: dict[str, Throughput], clicks: Clicks) -> list[str]:
+def table(throughput: dict[str, Throughput], clicks: Clicks | None) -> list[str]:
     """The closing table: every figure, its baseline, the ratio and the target."""
     rows: list[Row] = [("figure", "handoff", "baseline", "ratio", "target")]
     for name, t in throughput.items():
         target = f">= {THROUGHPUT_TARGET} {_verdict(t.ratio >= THROUGHPUT_TARGET)}"
         rows.append(_row(f"throughput, {name} (prop/s vs bare no-op jobs/s)", t.handoff.rate, t.bare.rate, target))
+        keyed_target = f">= {THROUGHPUT_TARGET} {_verdict(t.keyed_ratio >= THROUGHPUT_TARGET)}"
+        rows.append(_row("  the same with ANTHROPIC_API_KEY (stand-in)", t.keyed.rate, t.bare.rate, keyed_target))
         rows.append(_row("  no-op jobs/s in handoff's worker process", t.loaded.rate, t.bare.rate))
+    rows += _horse_rows(throughput)
+    if clicks is not None:
+        rows += _click_rows(clicks)
+    for name, t in throughput.items():
+        rows += _memory_rows(f"worker {name}", t.keyed.memory, t.bare.memory, ("main",))
+        if t.keyed.horse_mb:
+            rows.append(_mem_row(f"peak MB worker {name} largest horse", t.keyed.horse_mb, t.bare.horse_mb))
+    if clicks is not None and clicks.prep is not None:
+        rows += _memory_rows("worker HandoffWorker posting cards", clicks.prep.memory, [], ("main",))
+    return common.render_table(rows)
+
+
+def _horse_rows(throughput: dict[str, Throughput]) -> list[Row]:
+    """The median assess run time in a forked horse against the same in SimpleWorker (target: within 2x)."""
+    if not {"Worker", "SimpleWorker"} <= set(throughput):
+        return []
+    rows = []
+    for label, pick in (("", lambda t: t.handoff), (" with key", lambda t: t.keyed)):
+        simple = pick(throughput["SimpleWorker"]).job_ms.get("assess", 0.0)
+        for name in ("Worker", "HandoffWorker"):
+            ms = pick(throughput[name]).job_ms.get("assess", 0.0) if name in throughput else 0.0
+            where = "in a horse" if name == "Worker" else "in HandoffWorker"
+            target = f"<= 2x {_verdict(ms <= 2 * simple)}"
+            rows.append(_row(f"median assess ms{label}, {where} vs SimpleWorker", ms, simple, target))
+    return rows
+
+
+def _click_rows(clicks: Clicks) -> list[Row]:
+    rows = []
     for p in (50, 99):
         mine, theirs = common.percentile(clicks.handoff, p) * 1000, common.percentile(clicks.baseline, p) * 1000
         target = f"<= {P99_TARGET:g}x {_verdict(mine <= P99_TARGET * theirs)}" if p == 99 else "info"
         rows.append(_row(f"click ack p{p} (ms, vs ack-only Bolt)", mine, theirs, target))
     rows += _memory_rows("web (gunicorn)", clicks.web_memory, clicks.baseline_memory, ("master", "worker"))
-    for name, t in throughput.items():
-        rows += _memory_rows(f"worker {name}", t.handoff.memory, t.bare.memory, ("main",))
-        if t.handoff.horse_mb:
-            rows.append(_mem_row(f"peak MB worker {name} largest horse", t.handoff.horse_mb, t.bare.horse_mb))
-    if clicks.prep is not None:
-        rows += _memory_rows("worker SimpleWorker posting cards", clicks.prep.memory, [], ("main",))
-    return common.render_table(rows)
+    return rows
 
 
 def _row(label: str, mine: float, theirs: float, target: str = "info") -> Row:
@@ -492,6 +544,7 @@ def _verdict(ok: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.sandbox.anthropic_api import AnthropicStandIn
     from bot.sandbox.slack_api import SlackStandIn
 
     started = time.monotonic()
@@ -499,22 +552,27 @@ def run(args: argparse.Namespace) -> int:
         common.time_limit(args.time_limit),
         Processes() as processes,
         SlackStandIn(token="xoxb-bench-token") as standin,
+        AnthropicStandIn() as claude,
         tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp,
     ):
         workdir = Path(tmp)
-        bench = Bench(processes, standin, workdir, common.start_redis(processes, workdir), args)
+        redis_url = common.start_redis(processes, workdir)
+        bench = Bench(processes, standin, workdir, redis_url, args, claude_url=claude.url)
         print(common.machine_info(), flush=True)
         print(
             f"(a) {args.n} proposals per run; a proposal is done when its assess job (phase two inline) has finished",
             flush=True,
         )
         throughput = measure_throughput(bench)
-        clicks = measure_clicks(bench)
-        print(
-            f"(b) {len(clicks.handoff)} clicks per app, {args.concurrency} at a time, after a warm-up round;"
-            f" approvals recorded {clicks.decided}; non-200 answers {clicks.failed}",
-            flush=True,
-        )
+        clicks = None if args.throughput_only else measure_clicks(bench)
+        if clicks is not None:
+            print(
+                f"(b) {len(clicks.handoff)} clicks per app, {args.concurrency} at a time, after a warm-up round;"
+                f" approvals recorded {clicks.decided}; non-200 answers {clicks.failed}",
+                flush=True,
+            )
+        if claude.calls:
+            print(f"    warning: the Anthropic stand-in served {claude.calls} calls; tag_ticket should need none")
         print()
         print("\n".join(table(throughput, clicks)))
     print(f"\n(ran in {time.monotonic() - started:.0f}s; ratios, not absolute times, are the figures)")
@@ -526,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=500, help="proposals (and no-op jobs) per throughput run")
     parser.add_argument("--clicks", type=int, default=200, help="measured clicks per app (plus a warm-up round)")
     parser.add_argument("--concurrency", type=int, default=20, help="clicks in flight at once")
-    parser.add_argument("--time-limit", type=float, default=170, help="abort (and clean up) after this many seconds")
+    parser.add_argument("--time-limit", type=float, default=300, help="abort (and clean up) after this many seconds")
+    parser.add_argument("--throughput-only", action="store_true", help="part (a) and memory only, no clicks")
     parser.add_argument("--worker-child", nargs=3, metavar=("KIND", "CLASS", "RUN"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_child:

@@ -115,7 +115,7 @@ def _profile(args: argparse.Namespace, workdir: Path, url: str) -> int:
         profiler.disable()
         profiler.dump_stats(str(workdir / "horse-inprocess.prof"))
     seconds = time.perf_counter() - started
-    dumps = sorted(str(p) for p in workdir.glob("horse-*.prof"))
+    dumps = sorted(str(p) for p in workdir.glob("horse-*.prof")) or [str(workdir / "none")]
     print(f"{args.n} proposals, {args.worker}, key={'set' if args.key else 'unset'}: {seconds:.2f}s wall")
     stats = pstats.Stats(*dumps)
     stats.files = [f"{len(dumps)} profile(s)"]

@@ -5,24 +5,26 @@ lost to a crash or a Redis restart is found without a human noticing. The tick l
 watchdog thread (on its own connection, which forked jobs never touch) queues a tick at once when
 Redis has lost it, after a restart with its data gone, say.
 
-Jobs run in RQ's forking `Worker`: each job gets a fresh work horse, so an agent's callback that crashes,
-leaks or changes global state cannot take the worker down with it. What a horse would otherwise load for
-every job (handoff's review code, the policy's custom checks) is loaded once here, before the fork; see
-docs/deploy.md, "How the worker runs jobs", for the figures behind that choice.
+Jobs run in `HandoffWorker`: handoff's own jobs (assess, timers, card redraws, reconcile) run in the
+worker process, as in RQ's `SimpleWorker`; `execute`, which runs the agent's callback, runs in a forked
+work horse, so a callback that crashes, leaks or changes global state cannot take the worker down. What
+a horse would otherwise load for itself (handoff's review code, the policy's custom checks) is loaded
+before any fork. docs/deploy.md, "How the worker runs jobs", gives the figures behind that choice.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 
 import redis
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
 
 # The job bodies in bot.jobs import these when they run. Importing them in the worker, before any fork,
 # is what keeps a work horse from spending most of each job importing them again.
+from bot import jobs
 from bot.jobs import ensure_tick, schedule_tick
 from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for the work horses)
 from bot.review.policy_file import resolve_checks
@@ -33,26 +35,55 @@ from bot.store.queues import QUEUES, SCORE_QUEUE
 
 log = logging.getLogger(__name__)
 WATCHDOG_EVERY = 30.0
+IN_PROCESS = frozenset(  # handoff's own code only; anything else (an agent's callback) gets a work horse
+    f"{job.__module__}.{job.__qualname__}"
+    for job in (jobs.assess, jobs.refresh_card, jobs.fire_timer, jobs.tick, jobs.report_execution)
+)
 
 
-def run_worker(
-    runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, burst: bool = False, simple: bool = False
-) -> bool:
+class HandoffWorker(Worker):
+    """RQ's `Worker` that runs handoff's own jobs in process and forks a work horse for any other job.
+
+    Forking a ~100 MB process costs more than most of handoff's jobs; isolation is for agent code.
+    """
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.func_name in IN_PROCESS:
+            SimpleWorker.execute_job(self, job, queue)  # type: ignore[arg-type]
+        else:
+            super().execute_job(job, queue)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        if job.func_name in IN_PROCESS:  # no monitoring loop beats for it meanwhile: cover the whole job
+            return SimpleWorker.get_heartbeat_ttl(self, job, working_time)  # type: ignore[arg-type]
+        return super().get_heartbeat_ttl(job, working_time)
+
+
+def run_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, burst: bool = False) -> bool:
     """Work until stopped (or, with `burst`, until the queues are empty); returns whether any job ran."""
     activate(runtime)
     reconcile(runtime)
     if not burst:
         schedule_tick(runtime.redis)
         _start_watchdog(runtime)
-    worker = build_worker(runtime, queues=queues, simple=simple)
+    worker = build_worker(runtime, queues=queues)
     return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING"))
 
 
-def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, simple: bool = False) -> Worker:
-    """RQ's forking `Worker` (or, with `simple`, the in-process `SimpleWorker`) on a preloaded process."""
+WORKER_CLASSES: dict[str, type[Worker] | type[SimpleWorker]] = {
+    "handoff": HandoffWorker,
+    "fork": Worker,
+    "simple": SimpleWorker,
+}
+
+
+def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, kind: str = "handoff") -> Worker | SimpleWorker:
+    """A worker of `kind` (see WORKER_CLASSES; `HandoffWorker` by default) on a preloaded process.
+
+    `fork` (every job in a work horse) and `simple` (every job in process) are there to be measured against.
+    """
     preload(runtime)
-    worker_class = SimpleWorker if simple else Worker
-    return worker_class(
+    return WORKER_CLASSES[kind](
         [runtime.queue(name) for name in queues],
         connection=runtime.redis,
         serializer=runtime.queue(SCORE_QUEUE).serializer,
@@ -60,14 +91,9 @@ def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, simple: 
 
 
 def preload(runtime: Runtime) -> None:
-    """Load once, in the parent, what each forked job would otherwise load for itself.
-
-    The policy's custom checks are imported, and the objects built so far are frozen out of the garbage
-    collector, so a work horse neither re-imports them nor dirties their pages by scanning them.
-    """
+    """Load once, in the parent, what each forked job would otherwise load for itself: the review code
+    (imported at the top of this module) and the policy's custom checks."""
     resolve_checks(runtime.policy)
-    gc.collect()
-    gc.freeze()
 
 
 def _start_watchdog(runtime: Runtime) -> None:

@@ -58,16 +58,19 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
                 reviewer=policy_reviewer(assessment.level),
                 action=proposal.action,
             )
-            _decide_by_policy(runtime, decision)
+            _decide_by_policy(runtime, decision, callback=proposal.callback)
     runtime.board.done_with_inbox(proposal_id)
     return assessment.route.value
 
 
-def _decide_by_policy(runtime: Runtime, decision: Decision) -> None:
-    """Decide through the shared path, then run phase two in this job instead of queueing a second one."""
+def _decide_by_policy(runtime: Runtime, decision: Decision, *, callback: str | None) -> None:
+    """Decide through the shared path, then run phase two in this job instead of queueing a second one.
+
+    A proposal with a callback gets its own `execute` job: the worker runs agent code in a work horse.
+    """
     proposal_id = decision.proposal_id
     runtime.board.open_review(proposal_id)
-    if not decide(runtime, decision, enqueue=False).won:
+    if not decide(runtime, decision, enqueue=bool(callback)).won or callback:
         return
     try:
         execute(runtime, proposal_id)
