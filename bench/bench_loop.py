@@ -52,6 +52,7 @@ SIGNING_SECRET = "bench-signing-secret-0000"  # the stand-in's, not a secret
 JOB_OPTIONS: dict[str, Any] = {"result_ttl": 3600, "failure_ttl": 7 * 86400}  # what handoff's own jobs use
 CHILD_WAIT = 60.0
 THROUGHPUT_TARGET, P99_TARGET, MEMORY_TARGET_MB = 0.7, 2.0, 150.0
+SIMPLE_TARGET = 0.8  # in process against in process: nothing but handoff's own work in between
 # name shown -> (the bare-RQ worker class of its baseline, the kind `bot.app.worker.build_worker` builds)
 CLASSES: dict[str, tuple[type[BaseWorker], str]] = {
     "HandoffWorker": (Worker, "handoff"),  # what `handoff worker` runs, against what `rq worker` runs
@@ -474,9 +475,10 @@ def table(throughput: dict[str, Throughput], clicks: Clicks | None) -> list[str]
     """The closing table: every figure, its baseline, the ratio and the target."""
     rows: list[Row] = [("figure", "handoff", "baseline", "ratio", "target")]
     for name, t in throughput.items():
-        target = f">= {THROUGHPUT_TARGET} {_verdict(t.ratio >= THROUGHPUT_TARGET)}"
+        goal = SIMPLE_TARGET if name == "SimpleWorker" else THROUGHPUT_TARGET
+        target = f">= {goal} {_verdict(t.ratio >= goal)}"
         rows.append(_row(f"throughput, {name} (prop/s vs bare no-op jobs/s)", t.handoff.rate, t.bare.rate, target))
-        keyed_target = f">= {THROUGHPUT_TARGET} {_verdict(t.keyed_ratio >= THROUGHPUT_TARGET)}"
+        keyed_target = f">= {goal} {_verdict(t.keyed_ratio >= goal)}"
         rows.append(_row("  the same with ANTHROPIC_API_KEY (stand-in)", t.keyed.rate, t.bare.rate, keyed_target))
         rows.append(_row("  no-op jobs/s in handoff's worker process", t.loaded.rate, t.bare.rate))
     rows += _horse_rows(throughput)

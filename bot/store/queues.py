@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import redis
-from rq import Queue
-from rq.serializers import JSONSerializer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the queue names are read by `handoff --help`, which must not wait for RQ to load
+    import redis
+    from rq import Queue
 
 SCORE_QUEUE = "score"
 EXECUTE_QUEUE = "execute"
@@ -13,4 +15,7 @@ QUEUES = (EXECUTE_QUEUE, SCORE_QUEUE)  # a worker on both takes decided work fir
 
 def queue_on(connection: redis.Redis, name: str) -> Queue:
     """An RQ queue with the JSON serializer (job arguments are plain ids)."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
     return Queue(name, connection=connection, serializer=JSONSerializer)
