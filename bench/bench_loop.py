@@ -244,19 +244,22 @@ class Throughput:
 
 
 def measure_throughput(bench: Bench) -> dict[str, Throughput]:
-    """For each worker class, the three runs on a flushed Redis; handoff's on a fresh ledger."""
+    """For each worker class, `--repeat` rounds of bare, handoff without and with a key, taken in turn (so
+    a change in the machine's load hits all three), then the median of each; handoff's on fresh ledgers."""
     results = {}
     for class_name in CLASSES:
         spare = bench.workdir / f"noop-{class_name}.db"
-        bare = run_worker(bench, noop_batch("bare", bench.n), class_name, ledger=spare)
         loaded = run_worker(bench, noop_batch("loaded", bench.n), class_name, ledger=spare)
-        runs = []
-        for keyed in (False, True):
-            ledger = bench.workdir / f"assess-{class_name}-{'key' if keyed else 'nokey'}.db"
-            batch = proposal_batch(bench, bench.n, tag_proposal, timed="assess", keyed=keyed)
-            runs.append(run_worker(bench, batch, class_name, ledger=ledger))
-            _check_ledger(ledger, bench.n)
-        result = results[class_name] = Throughput(bare, loaded, *runs)
+        rounds: list[list[WorkerRun]] = [[], [], []]
+        for r in range(bench.repeat):
+            rounds[0].append(run_worker(bench, noop_batch("bare", bench.n), class_name, ledger=spare))
+            for i, keyed in enumerate((False, True), start=1):
+                ledger = bench.workdir / f"assess-{class_name}-{'key' if keyed else 'nokey'}-{r}.db"
+                batch = proposal_batch(bench, bench.n, tag_proposal, timed="assess", keyed=keyed)
+                rounds[i].append(run_worker(bench, batch, class_name, ledger=ledger))
+                _check_ledger(ledger, bench.n)
+        bare, handoff, keyed_run = (_median_run(runs) for runs in rounds)
+        result = results[class_name] = Throughput(bare, loaded, handoff, keyed_run)
         print(
             f"(a) {class_name:<13} bare no-op {bare.rate:6.1f} jobs/s | no-op in handoff's process"
             f" {loaded.rate:6.1f} jobs/s | handoff {result.handoff.rate:6.1f} proposals/s, ratio {result.ratio:.2f}"
@@ -271,6 +274,11 @@ def measure_throughput(bench: Bench) -> dict[str, Throughput]:
                 flush=True,
             )
     return results
+
+
+def _median_run(runs: list[WorkerRun]) -> WorkerRun:
+    """The run with the median rate (of an odd count; the upper middle of an even one)."""
+    return sorted(runs, key=lambda run: run.rate)[len(runs) // 2]
 
 
 def _check_ledger(path: Path, n: int) -> None:
@@ -454,6 +462,7 @@ class Bench:
         policy_file.write_text(text.replace(marker, autonomous))
         self.policy = load_policy(policy_file)
         self.n, self.clicks, self.concurrency = self.args.n, self.args.clicks, self.args.concurrency
+        self.repeat = max(1, self.args.repeat)
         self.work_timeout = max(60.0, self.n / 5)
         keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV") if k in os.environ}
         self.env = {
@@ -586,8 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=500, help="proposals (and no-op jobs) per throughput run")
     parser.add_argument("--clicks", type=int, default=200, help="measured clicks per app (plus a warm-up round)")
     parser.add_argument("--concurrency", type=int, default=20, help="clicks in flight at once")
-    parser.add_argument("--time-limit", type=float, default=300, help="abort (and clean up) after this many seconds")
+    parser.add_argument("--time-limit", type=float, default=600, help="abort (and clean up) after this many seconds")
     parser.add_argument("--throughput-only", action="store_true", help="part (a) and memory only, no clicks")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each throughput run; the median counts")
     parser.add_argument("--worker-child", nargs=3, metavar=("KIND", "CLASS", "RUN"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_child:
