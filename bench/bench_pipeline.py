@@ -23,7 +23,7 @@ from bot.llm.soft_signals import CRITIQUE, SYSTEM, Critique, SoftSignals, untrus
 from bot.review.assess import assess_proposal
 from bot.review.policy_file import load_checks
 from bot.sandbox.anthropic_api import AnthropicStandIn
-from scoring.models import Proposal
+from scoring.models import ContextItem, Proposal
 from scoring.policy import Policy, parse_policy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,18 +81,49 @@ def time_ratio(policy: Policy, latency: float, rounds: int) -> tuple[float, floa
     return statistics.median(singles), statistics.median(fulls), calls
 
 
-def mix_cost(policy: Policy, n: int) -> tuple[AnthropicStandIn, Counter[str], float]:
-    """Calls, tokens and routes for `n` proposals of the demo mix (no latency)."""
+def mix_cost(policy: Policy, proposals: list[Proposal], *, latency: float) -> tuple[AnthropicStandIn, list[str], float]:
+    """Calls, tokens, the route of each proposal and dollars for a mix, against a stand-in that caches as
+    the API does for the policy's model (a short latency, so a cache written by one call can be read)."""
     checks = load_checks(policy)
-    with AnthropicStandIn() as standin:
+    with AnthropicStandIn(latency=latency) as standin:
         llm = SoftSignals(anthropic.Anthropic(api_key="bench", base_url=standin.url))
-        routes: Counter[str] = Counter()
-        cost = 0.0
-        for i, proposal in enumerate(demo_mix(n)):
+        routes, cost = [], 0.0
+        for i, proposal in enumerate(proposals):
             assessment = assess_proposal(proposal, f"mix-{i}", policy=policy, now=_now(), llm=llm, checks=checks)
-            routes[assessment.route.value] += 1
+            routes.append(assessment.route.value)
             cost += assessment.cost_usd
     return standin, routes, cost
+
+
+def with_context(proposals: list[Proposal], words: int) -> list[Proposal]:
+    """The same proposals, each with a long retrieved document in its input (what a real agent passes on)."""
+    document = " ".join(f"clause-{i % 97} of the account history applies to this request." for i in range(words // 8))
+    item = ContextItem(source="crm:account-history", text=document)
+    return [p.model_copy(update={"input": p.input.model_copy(update={"context": [item]})}) for p in proposals]
+
+
+def before(policy: Policy) -> Policy:
+    """The policy as handoff ran it before: every category measured, no prompt caching."""
+    llm = policy.llm.model_copy(update={"measure_always_asked": True, "cache_min_tokens": 10**9})
+    return policy.model_copy(update={"llm": llm})
+
+
+def print_costs(label: str, policy: Policy, proposals: list[Proposal]) -> None:
+    """Per 100 proposals: calls, input (uncached, cache writes, cache reads), output tokens and dollars."""
+    scale = 100 / len(proposals)
+    results = {}
+    for name, rules in (("before", before(policy)), ("after", policy)):
+        standin, routes, cost = mix_cost(rules, proposals, latency=0.01)
+        results[name] = routes
+        print(
+            f"{label:<12} {name:<6} per 100 proposals: {standin.calls * scale:5.0f} calls, input"
+            f" {standin.input_tokens * scale:9,.0f} + cache write {standin.cache_write_tokens * scale:8,.0f}"
+            f" + cache read {standin.cache_read_tokens * scale:8,.0f}, output {standin.output_tokens * scale:7,.0f}"
+            f" tokens, ${cost * scale:.4f}"
+        )
+    changed = sum(a != b for a, b in zip(results["before"], results["after"], strict=True))
+    routes = dict(sorted(Counter(results["after"]).items()))
+    print(f"{label:<12} routes {routes}; routes changed by skipping and caching: {changed}")
 
 
 def main() -> int:
@@ -100,21 +131,22 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the stand-in takes per call")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--proposals", type=int, default=100)
+    parser.add_argument("--context-words", type=int, default=6000, help="retrieved words per long-input proposal")
     args = parser.parse_args()
     policy = parse_policy((REPO / "policy.yaml").read_text(), source="policy.yaml")
-    single, full, calls = time_ratio(policy, args.latency, args.rounds)
+    single, full, calls = time_ratio(before(policy), args.latency, args.rounds)  # legal_reply, measured
     ratio = full / single
     verdict = "ok" if ratio <= TARGET else "over target"
     print(f"latency per call (stand-in)      {args.latency * 1000:.0f} ms")
     print(f"one LLM call (baseline)          {single * 1000:.0f} ms (median of {args.rounds})")
     print(f"full assessment, {calls} calls        {full * 1000:.0f} ms (ensemble 3 + critique, in parallel)")
     print(f"ratio full / one call            {ratio:.2f}x (target <= {TARGET}x: {verdict})")
-    standin, routes, cost = mix_cost(policy, args.proposals)
-    scale = 100 / args.proposals
-    print(f"demo mix, per 100 proposals      {standin.calls * scale:.0f} LLM calls, ", end="")
-    print(f"{(standin.input_tokens + standin.output_tokens) * scale:,.0f} tokens ", end="")
-    print(f"({standin.input_tokens * scale:,.0f} in / {standin.output_tokens * scale:,.0f} out), ${cost * scale:.4f}")
-    print(f"routes                           {dict(sorted(routes.items()))}")
+    mix = demo_mix(args.proposals)
+    print_costs("demo mix", policy, mix)
+    # A deployment whose agents pass long documents raises max_input_chars (20,000 by default), or every
+    # such proposal escalates on its size before any call; caching needs a prefix of cache_min_tokens.
+    roomy = policy.model_copy(update={"max_input_chars": 200_000})
+    print_costs("long inputs", roomy, with_context(mix, args.context_words))
     return 0
 
 

@@ -43,6 +43,8 @@ class LLMUsage:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cache_read_tokens: int = 0  # input tokens read from the prompt cache (billed at a tenth), within input_tokens
+    cache_write_tokens: int = 0  # input tokens written to it (billed at 1.25x), within input_tokens
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,15 @@ def hard_signals(
 
 
 def plan_soft(proposal: Proposal, policy: Policy, hard_found: Sequence[Signal]) -> SoftPlan:
-    """The LLM calls worth making: none once a hard signal fired (it escalates anyway), an ensemble where
+    """The LLM calls worth making: none once a hard signal fired (it escalates anyway) or for a category
+    that always asks (approve_before, never_graduate; unless `llm.measure_always_asked`), an ensemble where
     the score decides the route or the stakes are high, a critique at or above the critique impact."""
     category = policy.category(proposal.category)
     if category is None or any(s.fired for s in hard_found):
         return SoftPlan()
     llm, weights = policy.llm, policy.weights_for(proposal.category)
+    if category.level is Level.APPROVE_BEFORE and category.never_graduate and not llm.measure_always_asked:
+        return SoftPlan()
     decides = category.level is Level.ON_UNCERTAINTY or category.impact.rank >= llm.ensemble_min_impact.rank
     ensemble = llm.ensemble_size if decides and weights.get("ensemble", 0) > 0 else 0
     critique = category.impact.rank >= llm.critique_min_impact.rank and weights.get("critique", 0) > 0

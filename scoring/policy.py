@@ -87,6 +87,8 @@ class LLMPolicy(Strict):
     max_tokens: int = Field(default=1024, ge=64, le=32_000)
     input_usd_per_mtok: float = Field(default=1.0, ge=0)
     output_usd_per_mtok: float = Field(default=5.0, ge=0)
+    measure_always_asked: bool = False  # soft signals for never_graduate approve_before categories too
+    cache_min_tokens: int = Field(default=4096, ge=0)  # the model's shortest cacheable prefix (Haiku 4.5)
 
 
 class InputRange(Strict):

@@ -26,9 +26,12 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "sk-ant-test"
 
 
-def make_policy(deadline: float = 10.0) -> Policy:
+def make_policy(deadline: float = 10.0, *, always_asked: bool = True, cache_min_tokens: int = 4096) -> Policy:
+    """The LLM tests measure every category, the one that always asks included, unless told otherwise."""
+    always = str(always_asked).lower()
+    llm = f"deadline_s: {deadline}, measure_always_asked: {always}, cache_min_tokens: {cache_min_tokens}"
     return parse_policy(f"""
-llm: {{deadline_s: {deadline}}}
+llm: {{{llm}}}
 categories:
   customer_email: {{level: on_uncertainty, threshold: 0.85, required_args: [to, subject, body]}}
   tag_ticket: {{level: review_after, impact: low, required_args: [ticket_id, tag]}}
@@ -110,6 +113,48 @@ def test_critique_runs_only_from_the_impact_level(llm: SoftSignals, standin: Ant
     assert standin.max_in_flight == 4
 
 
+def test_a_category_that_always_asks_makes_no_calls_by_default(llm: SoftSignals, standin: AnthropicStandIn) -> None:
+    """approve_before and never_graduate: no answer could change the route, so no call is paid for."""
+    policy = make_policy(always_asked=False)
+    assessment = assess_proposal(legal("Deny liability for the churned client"), "p1", policy=policy, now=NOW, llm=llm)
+    assert (assessment.route, assessment.llm_calls, standin.calls) == (Route.ESCALATE, 0, 0)
+
+
+def _cache_marks(request: dict[str, Any]) -> int:
+    return sum(1 for b in request["messages"][0]["content"] if isinstance(b, dict) and b.get("cache_control"))
+
+
+def test_a_long_shared_prompt_is_written_to_the_cache_once_and_read_by_the_other_variants() -> None:
+    """One ensemble call goes first and writes the proposal to the cache; the other two read it, for less."""
+    long_input = "The customer wrote a long message about the order. " * 60
+    with AnthropicStandIn(cache_min_tokens=200, latency=0.05) as standin:
+        llm = SoftSignals(anthropic.Anthropic(api_key="k", base_url=standin.url))
+        cached = assess_proposal(
+            make_proposal(input=long_input), "p1", policy=make_policy(cache_min_tokens=200), now=NOW, llm=llm
+        )
+        assert standin.max_in_flight == 2, "the first call alone, then the two that read what it wrote"
+        uncached = assess_proposal(
+            make_proposal(input=long_input), "p2", policy=make_policy(cache_min_tokens=10**6), now=NOW, llm=llm
+        )
+    assert (cached.llm_calls, uncached.llm_calls) == (3, 3)
+    assert [_cache_marks(r) for r in standin.requests] == [1, 1, 1, 0, 0, 0]
+    assert (standin.cache_write_tokens > 0, standin.cache_read_tokens == 2 * standin.cache_write_tokens) == (True, True)
+    assert cached.tokens == uncached.tokens, "cached tokens are still input tokens"
+    assert cached.cost_usd < uncached.cost_usd
+    assert cached.route == uncached.route
+
+
+def test_a_short_shared_prompt_is_not_marked_and_every_call_goes_at_once(
+    llm: SoftSignals, standin: AnthropicStandIn
+) -> None:
+    """Below the model's cacheable length a cache write would only cost more, and waiting would only be slower."""
+    standin.latency = 0.2
+    assess_proposal(make_proposal(), "p1", policy=POLICY, now=NOW, llm=llm)
+    assert [_cache_marks(r) for r in standin.requests] == [0, 0, 0]
+    assert standin.max_in_flight == 3
+    assert standin.cache_read_tokens == standin.cache_write_tokens == 0
+
+
 def test_low_impact_review_after_makes_no_calls(llm: SoftSignals, standin: AnthropicStandIn) -> None:
     """Cheap where stakes are low: tagging a ticket never calls Claude."""
     tag = make_proposal(category="tag_ticket", action={"name": "tag", "args": {"ticket_id": "T1", "tag": "billing"}})
@@ -177,9 +222,15 @@ def test_rejected_credentials_fail_closed_without_retrying(standin: AnthropicSta
     assert result.usage.calls == standin.calls == 1
 
 
+def prompt_of(request: dict[str, Any]) -> str:
+    """The user turn's text: its content blocks joined (the shared proposal block, then the task)."""
+    content = request["messages"][0]["content"]
+    return content if isinstance(content, str) else "\n".join(block["text"] for block in content)
+
+
 def gullible(request: dict[str, Any]) -> dict[str, Any]:
     """A model that obeys whatever the proposal tells it: full confidence, same action."""
-    prompt = request["messages"][0]["content"]
+    prompt = prompt_of(request)
     found = re.search(r"<untrusted_proposal>(.*)</untrusted_proposal>", prompt, re.DOTALL)
     action = json.loads(found.group(1) if found else "{}")["action"]
     if request["output_config"]["format"]["schema"]["title"] == "Critique":
@@ -213,7 +264,7 @@ def test_untrusted_text_stays_inside_its_block(standin: AnthropicStandIn, llm: S
     llm.measure(make_proposal(INJECTION), policy=POLICY, plan=SoftPlan(ensemble=3, critique=True))
     assert standin.calls == 4
     for request in standin.requests:
-        prompt = request["messages"][0]["content"]
+        prompt = prompt_of(request)
         assert request["system"] == SYSTEM
         assert prompt.count("<untrusted_proposal>") == prompt.count("</untrusted_proposal>") == 1
         inside = prompt.split("<untrusted_proposal>")[1].split("</untrusted_proposal>")[0]

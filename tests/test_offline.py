@@ -78,7 +78,7 @@ def test_score_measures_soft_signals_through_the_configured_api(
     assert status == 0
     assert by_id["email-1"]["route"] == "auto"
     assert by_id["email-4"]["route"] == "escalate"
-    assert by_id["legal-2"]["llm_calls"] == 4
+    assert by_id["legal-2"]["llm_calls"] == 0, "legal_reply always asks: no answer could change its route"
     assert sum(a["llm_calls"] for a in by_id.values()) == claude.calls
 
 
@@ -178,3 +178,26 @@ def test_the_handoff_command_wires_score(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().endswith(f"{path}:1: action: field required")
+
+
+def test_skipping_calls_that_cannot_change_a_route_keeps_every_escalation_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], claude: AnthropicStandIn
+) -> None:
+    """On the labelled fixture the default policy routes each proposal as measuring everything does, for fewer calls."""
+    measure_all = tmp_path / "measure-all.yaml"
+    text = POLICY.read_text()
+    assert "\nllm:\n" in text, "policy.yaml's llm section moved: update this test"
+    measure_all.write_text(text.replace("\nllm:\n", "\nllm:\n  measure_always_asked: true\n", 1))
+    unlabelled_copy = tmp_path / "proposals.jsonl"
+    rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
+    unlabelled_copy.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "label"}) + "\n" for r in rows))
+    routes, calls = {}, {}
+    for name, policy in (("default", POLICY), ("measure all", measure_all)):
+        before = claude.calls
+        status, out, _ = run(["score", str(unlabelled_copy), "--policy", str(policy)], capsys)
+        assert status == 0
+        routes[name] = {a["proposal_id"]: a["route"] for a in map(json.loads, out.splitlines())}
+        calls[name] = claude.calls - before
+    assert routes["default"] == routes["measure all"]
+    assert len(routes["default"]) == 21
+    assert calls["default"] < calls["measure all"]

@@ -209,7 +209,7 @@ def test_audit_share_matches_the_configured_rate(rate: float) -> None:
     [
         ("customer_email", {}, SoftPlan(ensemble=3, critique=False)),
         ("tag_ticket", {}, SoftPlan()),
-        ("issue_refund", {}, SoftPlan(ensemble=3, critique=True)),
+        ("issue_refund", {}, SoftPlan()),  # approve_before and never_graduate: it always asks
         ("autopilot", {}, SoftPlan()),
         ("customer_email", {"entities": [{"reference": "Ana"}]}, SoftPlan()),
         ("no_such_category", {}, SoftPlan()),
@@ -220,6 +220,14 @@ def test_plan_pays_for_llm_calls_only_where_they_matter(category: str, fields: d
     proposal = make_proposal(category, **fields)
     hard_found = assess(proposal, POLICY, proposal_id="p", now=NOW, checks=load_checks(POLICY)).signals
     assert plan_soft(proposal, POLICY, [s for s in hard_found if s.kind is SignalKind.HARD]) == plan
+
+
+def test_a_category_that_always_asks_is_measured_when_the_policy_says_so() -> None:
+    """`llm.measure_always_asked` brings back the ensemble and critique of a high-impact approve_before category."""
+    policy = POLICY.model_copy(update={"llm": POLICY.llm.model_copy(update={"measure_always_asked": True})})
+    proposal = make_proposal("issue_refund")
+    hard_found = assess(proposal, policy, proposal_id="p", now=NOW, checks=load_checks(policy)).signals
+    assert plan_soft(proposal, policy, [s for s in hard_found if s.kind is SignalKind.HARD]) == SoftPlan(3, True)
 
 
 def test_unavailable_signals_fail_closed() -> None:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import anthropic
-from anthropic.types import Message
+from anthropic.types import Message, TextBlockParam
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.settings import Settings
@@ -80,13 +80,35 @@ class SoftResult:
     usage: LLMUsage = field(default_factory=LLMUsage)
 
 
+CHARS_PER_TOKEN = 4  # a rough count, enough to tell a prefix worth caching from one too short to be
+CACHE_WRITE_PRICE, CACHE_READ_PRICE = 1.25, 0.1  # of the input price: Anthropic's 5-minute prompt cache
+
+
 @dataclass(frozen=True)
 class _Answer:
     parsed: BaseModel | None = None
     failure: str = ""
     calls: int = 0
-    input_tokens: int = 0
+    input_tokens: int = 0  # every input token, cached or not
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    """One call: the part every call of the assessment shares (system prompt aside), then its own task."""
+
+    shared: str
+    task: str
+    schema: type[BaseModel]
+    cached: bool = False  # mark the shared part for the prompt cache
+
+    def content(self) -> list[TextBlockParam]:
+        shared: TextBlockParam = {"type": "text", "text": self.shared}
+        if self.cached:
+            shared["cache_control"] = {"type": "ephemeral"}
+        return [shared, {"type": "text", "text": self.task}]
 
 
 class SoftSignals:
@@ -100,17 +122,16 @@ class SoftSignals:
         if not plan.calls:
             return SoftResult(signals=[])
         config = policy.llm
-        block = untrusted_block(proposal)
-        header = _category_line(proposal, policy)
+        shared = f"{_category_line(proposal, policy)}\n\n{untrusted_block(proposal)}"
         names = list(VARIANTS)[: plan.ensemble]
-        prompts: list[tuple[str, type[BaseModel]]] = [
-            (f"{header}\nVariant: {name}\n{VARIANTS[name]} {DERIVE}\n\n{block}", Derived) for name in names
-        ]
+        warm_first = len(names) > 1 and (len(SYSTEM) + len(shared)) // CHARS_PER_TOKEN >= config.cache_min_tokens
+        prompts = [_Prompt(shared, f"Variant: {n}\n{VARIANTS[n]} {DERIVE}", Derived, warm_first) for n in names]
         if plan.critique:
-            prompts.append((f"{header}\n{CRITIQUE}\n\n{block}", Critique))
+            prompts.append(_Prompt(shared, CRITIQUE, Critique))
         deadline = time.monotonic() + config.deadline_s
         with ThreadPoolExecutor(max_workers=len(prompts), thread_name_prefix="handoff-llm") as pool:
-            answers = list(pool.map(lambda p: self._ask(p[0], p[1], config, deadline), prompts))
+            first = [self._ask(prompts[0], config, deadline)] if warm_first else []  # writes the cache
+            answers = first + list(pool.map(lambda p: self._ask(p, config, deadline), prompts[len(first) :]))
         signals = []
         if plan.ensemble:
             signals.append(_ensemble(proposal, names, answers[: plan.ensemble]))
@@ -118,7 +139,7 @@ class SoftSignals:
             signals.append(_critique(answers[-1]))
         return SoftResult(signals=signals, usage=_usage(config, answers))
 
-    def _ask(self, prompt: str, schema: type[BaseModel], config: LLMPolicy, deadline: float) -> _Answer:
+    def _ask(self, prompt: _Prompt, config: LLMPolicy, deadline: float) -> _Answer:
         calls, last = 0, "no attempt"
         while (remaining := deadline - time.monotonic()) > 0:
             calls += 1
@@ -127,8 +148,10 @@ class SoftSignals:
                     model=config.model,
                     max_tokens=config.max_tokens,
                     system=SYSTEM,
-                    messages=[{"role": "user", "content": prompt}],
-                    output_config={"format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}},
+                    messages=[{"role": "user", "content": prompt.content()}],
+                    output_config={
+                        "format": {"type": "json_schema", "schema": anthropic.transform_schema(prompt.schema)}
+                    },
                     timeout=remaining,
                 )
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
@@ -144,7 +167,7 @@ class SoftSignals:
                 return _Answer(failure=f"unreadable API response ({type(exc).__name__})", calls=calls)
             except Exception as exc:  # anything else from the SDK must still fail closed, not crash the worker
                 return _Answer(failure=f"{type(exc).__name__}: {exc}", calls=calls)
-            return _read(message, schema, calls)
+            return _read(message, prompt.schema, calls)
         return _Answer(failure=f"no answer within the {config.deadline_s:g} s deadline ({last})", calls=calls)
 
 
@@ -170,7 +193,15 @@ def _category_line(proposal: Proposal, policy: Policy) -> str:
 
 
 def _read(message: Message, schema: type[BaseModel], calls: int) -> _Answer:
-    used = _Answer(calls=calls, input_tokens=message.usage.input_tokens, output_tokens=message.usage.output_tokens)
+    usage = message.usage
+    read, written = usage.cache_read_input_tokens or 0, usage.cache_creation_input_tokens or 0
+    used = _Answer(
+        calls=calls,
+        input_tokens=usage.input_tokens + read + written,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=read,
+        cache_write_tokens=written,
+    )
     if message.stop_reason == "refusal":
         return replace(used, failure="the model refused to answer")
     if message.stop_reason == "max_tokens":
@@ -213,13 +244,17 @@ def _critique(answer: _Answer) -> Signal:
 def _usage(config: LLMPolicy, answers: Sequence[_Answer]) -> LLMUsage:
     tokens_in = sum(a.input_tokens for a in answers)
     tokens_out = sum(a.output_tokens for a in answers)
-    cost = (tokens_in * config.input_usd_per_mtok + tokens_out * config.output_usd_per_mtok) / 1_000_000
+    read, written = sum(a.cache_read_tokens for a in answers), sum(a.cache_write_tokens for a in answers)
+    billed_in = tokens_in - read - written + read * CACHE_READ_PRICE + written * CACHE_WRITE_PRICE
+    cost = (billed_in * config.input_usd_per_mtok + tokens_out * config.output_usd_per_mtok) / 1_000_000
     return LLMUsage(
         model=config.model,
         calls=sum(a.calls for a in answers),
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         cost_usd=round(cost, 6),
+        cache_read_tokens=read,
+        cache_write_tokens=written,
     )
 
 

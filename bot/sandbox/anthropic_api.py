@@ -3,15 +3,20 @@
 `AnthropicStandIn` answers `POST /v1/messages` in the real shape, so the real `anthropic` SDK talks to it
 through `base_url`. By default `judge` answers from the delimited proposal, deterministically; `respond`
 scripts answers, `latency` fixes the time per call, `fail_next(...)` injects faults; calls and tokens are
-counted, and the most calls served at once.
+counted, and the most calls served at once. Prompt caching works as the API's does: a prefix ending in a
+block marked `cache_control`, at least `cache_min_tokens` long, is written by the first call and read by
+calls that arrive once that call has answered; `usage` reports `cache_creation_input_tokens` and
+`cache_read_input_tokens` beside the uncached `input_tokens`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,12 +81,22 @@ _ERRORS = {
 class AnthropicStandIn:
     """The Messages API on a free local port: `url` for base_url, `stop()` or use it as a context manager."""
 
-    def __init__(self, respond: Responder | None = None, *, latency: float = 0.0, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        respond: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        api_key: str | None = None,
+        cache_min_tokens: int = 4096,
+    ) -> None:
         self.respond: Responder = respond or judge
         self.latency = latency
         self.api_key = api_key
+        self.cache_min_tokens = cache_min_tokens
         self.requests: list[dict[str, Any]] = []
         self.calls = self.input_tokens = self.output_tokens = 0
+        self.cache_read_tokens = self.cache_write_tokens = 0
+        self._cache: dict[str, float] = {}  # prefix digest -> when its entry can be read
         self.in_flight = self.max_in_flight = 0
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -121,13 +136,27 @@ class AnthropicStandIn:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.requests.append(request)
             fault = self._faults.pop(0) if self._faults else None
+            cached = self._cache_use(request)
         try:
-            return self._outcome(request, fault, number)
+            return self._outcome(request, fault, number, cached)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _outcome(self, request: dict[str, Any], fault: Fault | None, number: int) -> tuple[int, dict[str, str], bytes]:
+    def _cache_use(self, request: dict[str, Any]) -> tuple[int, int]:
+        """(tokens read, tokens written) of the prompt cache for a request arriving now; under the lock."""
+        prefix, size = _cacheable_prefix(request)
+        if not prefix or size < self.cache_min_tokens:
+            return 0, 0
+        key, now = hashlib.sha256(prefix.encode()).hexdigest(), time.monotonic()
+        if key in self._cache and self._cache[key] <= now:
+            return size, 0
+        self._cache.setdefault(key, now + self.latency)  # readable once the writing call has answered
+        return 0, size
+
+    def _outcome(
+        self, request: dict[str, Any], fault: Fault | None, number: int, cached: tuple[int, int] = (0, 0)
+    ) -> tuple[int, dict[str, str], bytes]:
         self._stopping.wait(self.latency)
         outcome = fault or self.respond(request)
         if isinstance(outcome, Fault) and outcome.kind == "slow":
@@ -138,13 +167,19 @@ class AnthropicStandIn:
         if isinstance(outcome, Fault) and outcome.kind == "garbled":
             return 200, {}, b"<html>upstream hiccup</html>"
         text, stop = (json.dumps(outcome), "end_turn") if isinstance(outcome, dict) else _BROKEN[outcome.kind]
+        read, written = cached
+        every = _tokens(json.dumps(_unmarked([request.get("system"), request.get("messages")])))
         usage = {
-            "input_tokens": _tokens(json.dumps([request.get("system"), request.get("messages")])),
+            "input_tokens": max(0, every - read - written),
             "output_tokens": _tokens(text),
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
         }
         with self._lock:
             self.input_tokens += usage["input_tokens"]
             self.output_tokens += usage["output_tokens"]
+            self.cache_read_tokens += read
+            self.cache_write_tokens += written
         body = {
             "id": f"msg_standin_{number:06d}",
             "type": "message",
@@ -279,6 +314,32 @@ def _prompt_text(request: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts += [block.get("text", "") for block in content if isinstance(block, dict)]
     return "\n".join(parts)
+
+
+def _cacheable_prefix(request: dict[str, Any]) -> tuple[str, int]:
+    """What a cache entry is keyed on (model, output format, system and messages up to the last block marked
+    `cache_control`; "" when none is marked) and the tokens it holds."""
+    blocks: list[Any] = [request.get("system")]
+    marked = 0
+    for message in request.get("messages") or []:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else [content]:
+            blocks.append(block)
+            if isinstance(block, dict) and block.get("cache_control"):
+                marked = len(blocks)
+    if not marked:
+        return "", 0
+    key = json.dumps([request.get("model"), request.get("output_config"), blocks[:marked]], sort_keys=True)
+    return key, _tokens(json.dumps(_unmarked(blocks[:marked])))
+
+
+def _unmarked(value: Any) -> Any:
+    """`value` without its `cache_control` marks, which are not prompt tokens."""
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_unmarked(v) for v in value]
+    return value
 
 
 def _proposal_in(prompt: str) -> dict[str, Any]:
