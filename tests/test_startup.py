@@ -41,3 +41,13 @@ def test_the_worker_loads_before_any_fork_every_module_its_jobs_import_when_they
     assert "bot.review.phases" in deferred
     loaded = set(_loaded_after("import bot.app.worker"))
     assert deferred - loaded == set()
+
+
+def test_the_parsers_choices_are_the_ones_the_commands_accept() -> None:
+    """The CLI spells out datasets and levels so `--help` need not import them; they match their homes."""
+    from bot.cli import insights
+    from bot.insights.export import DATASETS
+    from scoring.policy import Level
+
+    assert insights.DATASETS == DATASETS
+    assert tuple(level.value for level in Level) == insights.LEVELS

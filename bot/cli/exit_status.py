@@ -6,11 +6,6 @@ with the status this map gives it. An error the map does not know is a bug and k
 
 from __future__ import annotations
 
-from bot.client import ProposalError
-from bot.insights.export import ExportError
-from bot.settings import SettingsError
-from scoring.policy import PolicyError
-
 OK = 0
 BAD_INPUT = 2
 PENDING = 3  # `submit --wait`: no decision within the timeout; the proposal stays pending
@@ -21,15 +16,23 @@ class UsageError(ValueError):
     """Input the command cannot use (a file, an option, a line); the message names it and what to pass."""
 
 
-STATUS_OF: dict[type[Exception], int] = {
-    UsageError: BAD_INPUT,
-    ProposalError: BAD_INPUT,
-    PolicyError: BAD_INPUT,
-    SettingsError: BAD_INPUT,
-    ExportError: BAD_INPUT,
-}
+def statuses() -> dict[type[Exception], int]:
+    """Each kind of error a command may raise for bad input, and its status; imported only once one was
+    raised, so that `handoff --help` does not load the client, the ledger or the policy models."""
+    from bot.client import ProposalError
+    from bot.insights.export import ExportError
+    from bot.settings import SettingsError
+    from scoring.policy import PolicyError
+
+    return {
+        UsageError: BAD_INPUT,
+        ProposalError: BAD_INPUT,
+        PolicyError: BAD_INPUT,
+        SettingsError: BAD_INPUT,
+        ExportError: BAD_INPUT,
+    }
 
 
 def status_of(error: BaseException) -> int | None:
     """The exit status for `error`, or None when it is not a known kind of bad input."""
-    return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), None)
+    return next((status for kind, status in statuses().items() if isinstance(error, kind)), None)

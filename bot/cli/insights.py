@@ -12,14 +12,17 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.exit_status import UsageError
-from bot.insights.export import DATASETS, export_records, parse_moment
-from bot.review.policy_file import configured_policy, load_policy
-from bot.settings import Settings
-from bot.store.ledger import Ledger
-from scoring.policy import Category, GraduationPolicy, Level, Policy
+
+if TYPE_CHECKING:  # each command imports what it needs when it runs: `handoff --help` stays instant
+    from bot.settings import Settings
+    from bot.store.ledger import Ledger
+    from scoring.policy import Category, GraduationPolicy, Policy
+
+DATASETS = ("raw", "eval", "sft", "preference")  # bot.insights.export's (a test keeps the two equal)
+LEVELS = ("autonomous", "review_after", "on_uncertainty", "approve_before")  # scoring.policy.Level's, likewise
 
 
 def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,7 +54,7 @@ def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         "--histories",
         help="replay day-by-day histories (JSONL, - for stdin) instead of the ledger; see docs/graduation.md",
     )
-    graduate.add_argument("--level", choices=[level.value for level in Level], help="the level histories start at")
+    graduate.add_argument("--level", choices=LEVELS, help="the level histories start at")
     graduate.add_argument("--category", help="replay with this category's graduation rules (and level)")
     graduate.set_defaults(func=run_graduate)
 
@@ -68,6 +71,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Print one dataset as JSONL."""
+    from bot.insights.export import export_records, parse_moment
+
     ledger, policy = _ledger_and_policy()
     since = parse_moment(args.since, option="--since") if args.since else None
     until = parse_moment(args.until, option="--until", end=True) if args.until else None
@@ -79,7 +84,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Print how history would have been routed under `--policy`."""
+    from bot.insights.export import parse_moment
     from bot.insights.replay import format_replay, replay
+    from bot.review.policy_file import load_policy
 
     ledger, _ = _ledger_and_policy()
     policy = load_policy(args.policy)
@@ -112,6 +119,7 @@ def run_graduate(args: argparse.Namespace) -> int:
     from bot.app.listeners.promotions import post_promotion_card
     from bot.app.wiring import slack_client
     from bot.review.graduation import graduate
+    from bot.settings import Settings
 
     if args.histories:
         return run_histories(args)
@@ -141,7 +149,9 @@ MAX_HISTORY_LINES = 5_000_000
 
 def run_histories(args: argparse.Namespace) -> int:
     """Replay synthetic histories through graduation and print one JSON line per history."""
+    from bot.settings import Settings
     from scoring.histories import HistoryError, parse_days, replay_all
+    from scoring.policy import Level
 
     try:
         policy = _policy(Settings.from_env())
@@ -157,6 +167,8 @@ def run_histories(args: argparse.Namespace) -> int:
 
 
 def _replay_rules(policy: Policy, name: str | None, level: str | None) -> tuple[Category, GraduationPolicy]:
+    from scoring.policy import Category, Level
+
     if name is None:
         return Category(level=Level(level or Level.ON_UNCERTAINTY.value)), policy.graduation
     category = policy.category(name)
@@ -180,9 +192,14 @@ def _bounded(lines: Iterable[str]) -> Iterator[str]:
 
 
 def _ledger_and_policy(settings: Settings | None = None) -> tuple[Ledger, Policy]:
+    from bot.settings import Settings
+    from bot.store.ledger import Ledger
+
     settings = settings or Settings.from_env()
     return Ledger(settings.ledger_path), _policy(settings)
 
 
 def _policy(settings: Settings) -> Policy:
+    from bot.review.policy_file import configured_policy
+
     return configured_policy(settings)

@@ -1,7 +1,9 @@
 """The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
 policy check.
 
-Bad input exits non-zero with one line on stderr that names what is wrong and what to do.
+Bad input exits non-zero with one line on stderr that names what is wrong and what to do. Each command
+imports what it needs when it runs, so `handoff --help` or `handoff policy check` never loads Slack, RQ
+or the Anthropic SDK (tests/test_startup.py keeps it so).
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli import exit_status, insights, score_eval
 from bot.cli.exit_status import UsageError
-from bot.client import Client, parse_proposal
-from bot.review.policy_file import configured_policy, load_policy
-from bot.runtime import Runtime
-from bot.settings import Settings, SettingsError
-from bot.store.embedded_redis import redis_url_for
 from bot.store.queues import QUEUES
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from bot.settings import Settings
+
         _configure_logging(Settings.from_env(), default="WARNING" if args.command == "demo" else "INFO")
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -83,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
     from bot.app.wiring import build_runtime
+    from bot.store.embedded_redis import redis_url_for
 
     url = stack.enter_context(redis_url_for(settings.redis_url, settings.data_dir))
     return build_runtime(settings, redis_url=url)
@@ -90,6 +94,7 @@ def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
 
 def run_web(args: argparse.Namespace) -> int:
     from bot.app.web import serve
+    from bot.settings import Settings
 
     settings = Settings.from_env()
     with ExitStack() as stack:
@@ -99,6 +104,7 @@ def run_web(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     from bot.app.worker import run_worker as work
+    from bot.settings import Settings, SettingsError
 
     settings = Settings.from_env()
     if not settings.slack_bot_token.get_secret_value():
@@ -132,6 +138,11 @@ def read_json_input(name: str) -> Any:
 
 
 def run_submit(args: argparse.Namespace) -> int:
+    from bot.client import Client, parse_proposal
+    from bot.review.policy_file import configured_policy
+    from bot.settings import Settings
+    from bot.store.embedded_redis import redis_url_for
+
     settings = Settings.from_env()
     data = read_json_input(args.file)
     if not isinstance(data, dict):
@@ -154,6 +165,8 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_policy_check(args: argparse.Namespace) -> int:
+    from bot.review.policy_file import load_policy
+
     policy = load_policy(args.file)
     print(f"{args.file}: ok, {len(policy.categories)} categories, version {policy.version}")
     return 0

@@ -14,19 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.exit_status import UsageError
-from bot.llm.soft_signals import build_soft_signals
-from bot.review.assess import assess_proposal
-from bot.review.policy_file import configured_policy, load_checks
-from bot.settings import Settings
-from scoring.evaluation import Report, evaluate
-from scoring.models import Assessment, Proposal, describe_validation_error
-from scoring.policy import Policy
-from scoring.signals import CustomCheck
+
+if TYPE_CHECKING:  # each command imports what it needs when it runs: `handoff --help` stays instant
+    from scoring.evaluation import Report
+    from scoring.models import Assessment, Proposal
+    from scoring.policy import Policy
+    from scoring.signals import CustomCheck
 
 LABELS = {"ok": False, "bad": True}
 PARALLEL_PROPOSALS = 4
@@ -59,6 +55,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Print escalation rate, escape rate, the risk-coverage curve and the AUROC for a labelled file."""
+    from scoring.evaluation import evaluate
+
     (policy, checks), rows = _policy(args), list(_rows(args.file, labelled=True))
     assessments = _assess_all(policy, checks, [(pid, proposal) for pid, proposal, _ in rows])
     report = evaluate(assessments, [bad for _, _, bad in rows], [proposal.category for _, proposal, _ in rows])
@@ -93,6 +91,9 @@ def describe_report(report: Report, *, source: str, policy: Policy) -> str:
 
 
 def _policy(args: argparse.Namespace) -> tuple[Policy, dict[str, CustomCheck]]:
+    from bot.review.policy_file import configured_policy, load_checks
+    from bot.settings import Settings
+
     settings = Settings.from_env()
     policy = configured_policy(settings, path=args.policy)
     source = str(args.policy or settings.policy_path)
@@ -100,6 +101,10 @@ def _policy(args: argparse.Namespace) -> tuple[Policy, dict[str, CustomCheck]]:
 
 
 def _assess_all(policy: Policy, checks: dict[str, CustomCheck], items: list[tuple[str, Proposal]]) -> list[Assessment]:
+    from bot.llm.soft_signals import build_soft_signals
+    from bot.review.assess import assess_proposal
+    from bot.settings import Settings
+
     llm = build_soft_signals(Settings.from_env())
     now = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=PARALLEL_PROPOSALS) as pool:
@@ -111,6 +116,10 @@ def _assess_all(policy: Policy, checks: dict[str, CustomCheck], items: list[tupl
 
 
 def _rows(source: str, *, labelled: bool) -> Iterator[tuple[str, Proposal, bool]]:
+    from pydantic import ValidationError
+
+    from scoring.models import Proposal, describe_validation_error
+
     name = "stdin" if source == "-" else source
     for number, line in enumerate(_lines(source), start=1):
         if not line.strip():
