@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.listeners import commands, flags, promotions, reviews
+from bot.app.listeners import commands, decision_modals, flags, promotions, reviews
 from bot.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:
     """Attach every listener handoff has to `app`."""
     reviews.register(app, runtime)
+    decision_modals.register(app, runtime)
     flags.register(app, runtime)
     promotions.register(app, runtime)
     commands.register(app, runtime, is_allowed=reviews.is_allowed)

@@ -1,8 +1,9 @@
-"""Bolt listeners: ack first, take the reviewer from the payload's user, decide through the shared path.
+"""The review card's listeners (buttons, the full-context modal), and the steps every decision listener shares.
 
-The reviewer is always `body["user"]["id"]` (Bolt has verified the signature); a button's value
-carries only the proposal id. Every decision, and every decision modal before it opens, is checked
-with `_authorized`. The App Home and `/handoff` listeners are in `bot.app.listeners.commands`.
+Ack first, take the reviewer from the payload's user, decide through the shared path. The reviewer is
+always `body["user"]["id"]` (Bolt has verified the signature); a button's value carries only the
+proposal id. Every decision, and every decision modal before it opens, is checked with `authorized`.
+The modals' submissions are in `bot.app.listeners.decision_modals`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.review import assignment, authz, timers
+from bot.review import authz
 from bot.review.decide import decide, make_decision
 from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces import blocks, edits, modals, source_material
-from scoring.models import Action, Outcome, Proposal
+from scoring.models import Outcome, Proposal
 
 log = logging.getLogger(__name__)
 ModalBuilder = Callable[[str, Proposal, str], dict[str, Any]]
@@ -31,17 +32,17 @@ def is_allowed(runtime: Runtime, proposal_id: str, user: str) -> bool:
 
 
 def register(app: App, runtime: Runtime) -> None:
-    """Attach the review card's and decision modals' listeners to `app`."""
+    """Attach the review card's button listeners (and the full-context modal's paging) to `app`."""
 
     @app.action(blocks.APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         pid, user, channel = _click(body)
-        if not _authorized(runtime, pid, user, channel):
+        if not authorized(runtime, pid, user, channel):
             return
         proposal = runtime.ledger.proposal(pid)
         action = proposal.action if proposal else None
-        _decide(runtime, pid, Outcome.APPROVE, user=user, channel=channel, action=action)
+        decide_as(runtime, pid, Outcome.APPROVE, user=user, channel=channel, action=action)
 
     def opener(build: ModalBuilder) -> Callable[[Ack, dict[str, Any]], None]:
         def open_modal(ack: Ack, body: dict[str, Any]) -> None:
@@ -82,76 +83,6 @@ def register(app: App, runtime: Runtime) -> None:
             modal = source_material.context_modal(view["private_metadata"], proposal, page=int(page))
             runtime.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=modal)
 
-    @app.view(blocks.REJECT_MODAL)
-    def reject_submitted(ack: Ack, body: dict[str, Any]) -> None:
-        pid, channel, user, values = _submission(body)
-        proposal = runtime.ledger.proposal(pid)
-        reasons = runtime.policy.reject_reasons_for(proposal.category) if proposal else []
-        reason, errors = modals.parse_reject(values, reasons)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        if _authorized(runtime, pid, user, channel):
-            _decide(runtime, pid, Outcome.REJECT, user=user, channel=channel, comment=reason)
-
-    @app.view(blocks.EDIT_MODAL)
-    def edit_submitted(ack: Ack, body: dict[str, Any]) -> None:
-        pid, channel, user, values = _submission(body)
-        proposal = runtime.ledger.proposal(pid)
-        if proposal is None:
-            ack()
-            return
-        args, errors = edits.parse_edit(values, proposal, runtime.policy.category(proposal.category))
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        if _authorized(runtime, pid, user, channel):
-            note = edits.note_of(values)
-            if _same(args, proposal.action.args):
-                _decide(runtime, pid, Outcome.APPROVE, user=user, channel=channel, action=proposal.action, comment=note)
-            else:
-                action = Action(name=proposal.action.name, args=args)
-                _decide(runtime, pid, Outcome.EDIT, user=user, channel=channel, action=action, comment=note)
-
-    @app.view(blocks.ALTERNATIVE_MODAL)
-    def alternative_submitted(ack: Ack, body: dict[str, Any]) -> None:
-        pid, channel, user, values = _submission(body)
-        proposal = runtime.ledger.proposal(pid)
-        if proposal is None:
-            ack()
-            return
-        alternative, errors = modals.parse_alternative(values, proposal)
-        if alternative is None:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        if _authorized(runtime, pid, user, channel):
-            note = edits.note_of(values)
-            comment = f"{alternative.summary} ({note})" if note else alternative.summary
-            action = alternative.action
-            _decide(runtime, pid, Outcome.ALTERNATIVE, user=user, channel=channel, action=action, comment=comment)
-
-    @app.view(blocks.REDIRECT_MODAL)
-    def redirect_submitted(ack: Ack, body: dict[str, Any]) -> None:
-        pid, channel, user, values = _submission(body)
-        redirect, errors = modals.parse_redirect(values)
-        if redirect is None:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        if not _authorized(runtime, pid, user, channel):
-            return
-        if redirect.kind == "agent":
-            _decide(runtime, pid, Outcome.REDIRECT, user=user, channel=channel, comment=redirect.target)
-        elif _still_open(runtime, pid, user, channel) and redirect.kind == "person":
-            timers.restart_chain(runtime, pid, redirect.target)  # reminders now go to them, and they may decide
-            messages.hand_to_person(runtime, pid, person=redirect.target, by=user)
-        elif _still_open(runtime, pid, user, channel) and (proposal := runtime.ledger.proposal(pid)):
-            facts = assignment.card_facts(runtime, pid, proposal)
-            messages.hand_to_channel(runtime, pid, channel=redirect.target, by=user, facts=facts)
-
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str]:
     action = body["actions"][0]
@@ -159,7 +90,7 @@ def _click(body: dict[str, Any]) -> tuple[str, str, str]:
     return str(action.get("value", "")), str(body["user"]["id"]), str(channel)
 
 
-def _submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
+def submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     """(proposal id, card channel, reviewer, input values) of a submitted decision modal."""
     view = body["view"]
     pid, channel = modals.split_metadata(str(view.get("private_metadata", "")))
@@ -169,19 +100,19 @@ def _submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
 def _open_decision_modal(runtime: Runtime, body: dict[str, Any], build: ModalBuilder) -> None:
     """Open a decision modal right after the ack (trigger ids live 3 s), if the clicker may decide."""
     pid, user, channel = _click(body)
-    if not _authorized(runtime, pid, user, channel) or not _still_open(runtime, pid, user, channel):
+    if not authorized(runtime, pid, user, channel) or not is_still_open(runtime, pid, user, channel):
         return
     proposal = runtime.ledger.proposal(pid)
     if proposal is not None:
         runtime.slack.views_open(trigger_id=body["trigger_id"], view=build(pid, proposal, channel))
 
 
-def _same(args: dict[str, Any], original: dict[str, Any]) -> bool:
+def same_args(args: dict[str, Any], original: dict[str, Any]) -> bool:
     """Equal including types (1 is not 1.0, True is not 1), as the agent would see them."""
     return json.dumps(args, sort_keys=True, default=str) == json.dumps(original, sort_keys=True, default=str)
 
 
-def _authorized(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
+def authorized(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     """True when `user` may decide `pid`; otherwise they get an ephemeral explanation and nothing changes."""
     verdict = authz.permission(runtime, pid, user)
     if not verdict.allowed:
@@ -189,7 +120,7 @@ def _authorized(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     return verdict.allowed
 
 
-def _still_open(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
+def is_still_open(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     standing = runtime.ledger.decision(pid)
     if standing is None:
         return True
@@ -198,7 +129,7 @@ def _still_open(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     return False
 
 
-def _decide(runtime: Runtime, pid: str, outcome: Outcome, *, user: str, channel: str, **fields: Any) -> None:
+def decide_as(runtime: Runtime, pid: str, outcome: Outcome, *, user: str, channel: str, **fields: Any) -> None:
     decision = make_decision(runtime, pid, outcome, reviewer=user, **fields)
     result = decide(runtime, decision)
     if not result.won and channel:
