@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.app.listeners import promotions
-from bot.app.listeners.promotions import post_promotion_card
 from bot.client import Client
 from bot.review import flags
 from bot.review.graduation import effective_level
+from bot.review.promotions import post_promotion_card
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from bot.slack.surfaces import promotion_card
 from scoring.policy import Level
 from tests.conftest import wait_until, work
 
@@ -69,12 +69,12 @@ def test_promotion_card_applies_only_for_an_owner(runtime: Runtime, slack: Slack
         "tag_ticket", kind="promote", levels=("review_after", "autonomous", "review_after"), reason="clean record"
     )
     post_promotion_card(runtime.slack, runtime.ledger, runtime.policy, seq)
-    card = message_with(slack, promotions.APPROVE)
-    reviewer.click(card, promotions.APPROVE, user="U0STRANGER")
+    card = message_with(slack, promotion_card.APPROVE)
+    reviewer.click(card, promotion_card.APPROVE, user="U0STRANGER")
     note = slack.wait_for(lambda s: s.ephemerals("U0STRANGER"), timeout=5)[-1]
     assert "Only the policy's owners" in note["text"]
     assert effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.REVIEW_AFTER
-    reviewer.click(card, promotions.APPROVE, user="U0OWNER")
+    reviewer.click(card, promotion_card.APPROVE, user="U0OWNER")
     wait_until(
         lambda: effective_level(runtime.ledger, runtime.policy, "tag_ticket") is Level.AUTONOMOUS,
         what="the promotion to apply",

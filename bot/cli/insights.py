@@ -116,9 +116,9 @@ def run_tune(args: argparse.Namespace) -> int:
 
 def run_graduate(args: argparse.Namespace) -> int:
     """Evaluate every category now; post a card for each new proposal when Slack is configured."""
-    from bot.app.listeners.promotions import post_promotion_card
     from bot.app.wiring import slack_client
     from bot.review.graduation import graduate
+    from bot.review.promotions import post_promotion_card
     from bot.settings import Settings
 
     if args.histories:

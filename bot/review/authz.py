@@ -16,6 +16,7 @@ from bot.review.decide import DecideResult
 from bot.runtime import Runtime
 from bot.slack import messages, usergroups
 from bot.store.review_state import Verdict
+from scoring.policy import Policy
 from scoring.routing import eligible
 
 
@@ -42,6 +43,14 @@ def permission(runtime: Runtime, pid: str, user: str) -> Permission:
     if failed:
         reason += f" (Slack could not list the reviewer group {', '.join(failed)}; its members cannot be checked now.)"
     return Permission(False, reason)
+
+
+def promotion_permission(policy: Policy, user: str) -> Permission:
+    """May `user` apply or decline a proposed promotion? Only the policy's owners may."""
+    if user in policy.owners:
+        return Permission(True)
+    missing = "; this policy has no `owners:`" if not policy.owners else ""
+    return Permission(False, f"Only the policy's owners can decide promotions{missing}. Nothing changed.")
 
 
 def tell(runtime: Runtime, *, channel: str, user: str, result: DecideResult) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.app.listeners.payloads import clicked
 from bot.review import authz
 from bot.review.decide import decide, make_decision
 from bot.runtime import Runtime
@@ -37,7 +38,7 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(blocks.APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        pid, user, channel = _click(body)
+        pid, user, channel = clicked(body)
         if not authorized(runtime, pid, user, channel):
             return
         proposal = runtime.ledger.proposal(pid)
@@ -67,7 +68,7 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(blocks.FULL_CONTEXT)
     def full_context(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        pid, _, _ = _click(body)
+        pid, _, _ = clicked(body)
         proposal = runtime.ledger.proposal(pid)
         if proposal is not None:
             runtime.slack.views_open(trigger_id=body["trigger_id"], view=source_material.context_modal(pid, proposal))
@@ -84,12 +85,6 @@ def register(app: App, runtime: Runtime) -> None:
             runtime.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=modal)
 
 
-def _click(body: dict[str, Any]) -> tuple[str, str, str]:
-    action = body["actions"][0]
-    channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-    return str(action.get("value", "")), str(body["user"]["id"]), str(channel)
-
-
 def submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     """(proposal id, card channel, reviewer, input values) of a submitted decision modal."""
     view = body["view"]
@@ -99,7 +94,7 @@ def submission(body: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
 
 def _open_decision_modal(runtime: Runtime, body: dict[str, Any], build: ModalBuilder) -> None:
     """Open a decision modal right after the ack (trigger ids live 3 s), if the clicker may decide."""
-    pid, user, channel = _click(body)
+    pid, user, channel = clicked(body)
     if not authorized(runtime, pid, user, channel) or not is_still_open(runtime, pid, user, channel):
         return
     proposal = runtime.ledger.proposal(pid)
