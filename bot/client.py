@@ -21,6 +21,7 @@ from bot.jobs import enqueue_assess, enqueue_report_execution
 from bot.store.clock import utcnow
 from bot.store.embedded_redis import connect
 from bot.store.review_state import Board
+from bot.store.rows import Submission
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 
@@ -87,8 +88,7 @@ class Client:
         parsed = parse_proposal(proposal, policy=self.policy)
         pid = parsed.id or uuid.uuid4().hex
         parsed = parsed.model_copy(update={"id": pid})
-        envelope = {"proposal": parsed.model_dump(mode="json"), "submitted_at": utcnow()}
-        if self.board.put_proposal(pid, envelope):
+        if self.board.put_proposal(pid, Submission(parsed, submitted_at=utcnow())):
             enqueue_assess(self.board.redis, pid)
         return pid
 

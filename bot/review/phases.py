@@ -83,11 +83,11 @@ def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
     stored = runtime.ledger.proposal(proposal_id)
     if stored is not None:
         return stored
-    envelope = runtime.board.get_proposal(proposal_id)
-    if envelope is None:
+    submission = runtime.board.get_proposal(proposal_id)
+    if submission is None:
         return None
-    proposal = Proposal.model_validate(envelope["proposal"])
-    runtime.ledger.record_proposal(proposal_id, proposal, submitted_at=envelope["submitted_at"])
+    proposal = submission.proposal
+    runtime.ledger.record_proposal(proposal_id, proposal, submitted_at=submission.submitted_at)
     return proposal
 
 

@@ -7,13 +7,13 @@ agent reading the stream from `0-0` sees the decision however late it starts wai
 
 from __future__ import annotations
 
-import json
 import time
 from enum import StrEnum
 from typing import Any
 
 import redis
 
+from bot.store.rows import Submission
 from scoring.models import Decision
 
 PREFIX = "handoff:"
@@ -102,17 +102,17 @@ class Board:
         """Mark this Redis as holding handoff's state (see `lost_memory`)."""
         self.redis.set(MARKER, "1")
 
-    def put_proposal(self, proposal_id: str, envelope: dict[str, Any]) -> bool:
+    def put_proposal(self, proposal_id: str, submission: Submission) -> bool:
         """Store a submitted proposal once and put it in the inbox; False if the id was taken."""
-        created = bool(self.redis.set(proposal_key(proposal_id), json.dumps(envelope), nx=True))
+        created = bool(self.redis.set(proposal_key(proposal_id), submission.to_json(), nx=True))
         if created:
             self.redis.sadd(INBOX, proposal_id)
         return created
 
-    def get_proposal(self, proposal_id: str) -> dict[str, Any] | None:
-        """The submitted envelope ({proposal, submitted_at}), or None."""
+    def get_proposal(self, proposal_id: str) -> Submission | None:
+        """The submitted proposal and when it came, or None."""
         raw = self.redis.get(proposal_key(proposal_id))
-        return json.loads(raw) if raw else None
+        return Submission.from_json(raw) if raw else None
 
     def inbox(self) -> list[str]:
         """Proposals submitted but not yet through `assess`."""

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
-from scoring.models import Assessment
+from scoring.models import Assessment, Proposal
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A proposal as an agent submitted it, held in Redis until phase one records it in the ledger."""
+
+    proposal: Proposal
+    submitted_at: str
+
+    def to_json(self) -> str:
+        """The stored form: `{"proposal": {...}, "submitted_at": "..."}`."""
+        return json.dumps({"proposal": self.proposal.model_dump(mode="json"), "submitted_at": self.submitted_at})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Submission:
+        """A submission read back from its stored form."""
+        data = json.loads(raw)
+        return cls(Proposal.model_validate(data["proposal"]), str(data["submitted_at"]))
 
 
 class MessageRef(NamedTuple):
