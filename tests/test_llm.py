@@ -127,8 +127,11 @@ def _cache_marks(request: dict[str, Any]) -> int:
 def test_a_long_shared_prompt_is_written_to_the_cache_once_and_read_by_the_other_variants() -> None:
     """One ensemble call goes first and writes the proposal to the cache; the other two read it, for less."""
     long_input = "The customer wrote a long message about the order. " * 60
-    with AnthropicStandIn(cache_min_tokens=200, latency=0.05) as standin:
-        llm = SoftSignals(anthropic.Anthropic(api_key="k", base_url=standin.url))
+    with (
+        AnthropicStandIn(cache_min_tokens=200, latency=0.05) as standin,
+        anthropic.Anthropic(api_key="k", base_url=standin.url) as client,
+    ):
+        llm = SoftSignals(client)
         cached = assess_proposal(
             make_proposal(input=long_input), "p1", policy=make_policy(cache_min_tokens=200), now=NOW, llm=llm
         )

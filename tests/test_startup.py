@@ -51,3 +51,16 @@ def test_the_parsers_choices_are_the_ones_the_commands_accept() -> None:
 
     assert insights.DATASETS == DATASETS
     assert tuple(level.value for level in Level) == insights.LEVELS
+
+
+def test_the_worker_starts_without_the_anthropic_sdk_and_loads_it_on_the_first_call() -> None:
+    """With a key set, wiring the soft signals does not import `anthropic`; asking for the client does."""
+    loaded = _loaded_after(
+        "import bot.app.worker\n"
+        "from bot.llm.soft_signals import build_soft_signals\n"
+        "from bot.settings import Settings\n"
+        "llm = build_soft_signals(Settings.from_env({'ANTHROPIC_API_KEY': 'sk-ant-test-not-a-key'}))\n"
+        "assert llm is not None and 'anthropic' not in sys.modules\n"
+        "llm.client()"
+    )
+    assert "anthropic" in loaded

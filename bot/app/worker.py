@@ -82,7 +82,7 @@ def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, kind: st
 
     `fork` (every job in a work horse) and `simple` (every job in process) are there to be measured against.
     """
-    preload(runtime)
+    preload(runtime, llm=kind == "fork")
     return WORKER_CLASSES[kind](
         [runtime.queue(name) for name in queues],
         connection=runtime.redis,
@@ -90,10 +90,13 @@ def build_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, kind: st
     )
 
 
-def preload(runtime: Runtime) -> None:
+def preload(runtime: Runtime, *, llm: bool = False) -> None:
     """Load once, in the parent, what each forked job would otherwise load for itself: the review code
-    (imported at the top of this module) and the policy's custom checks."""
+    (imported at the top of this module), the policy's custom checks and, with `llm` (when every job
+    forks), the Anthropic client. `HandoffWorker` assesses in process, so it loads the SDK on first use."""
     resolve_checks(runtime.policy)
+    if llm and runtime.llm is not None:
+        runtime.llm.client()
 
 
 def _start_watchdog(runtime: Runtime) -> None:

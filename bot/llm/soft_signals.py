@@ -3,21 +3,27 @@
 `SoftSignals.measure` runs the calls `scoring.pipeline.plan_soft` asked for, all at once on threads,
 under one deadline, and turns every failure (error, timeout, refusal, unparsable answer) into a
 signal that fails closed. Proposal text is untrusted: it only ever appears JSON-encoded inside an
-`<untrusted_proposal>` block whose delimiters it cannot forge.
+`<untrusted_proposal>` block whose delimiters it cannot forge. The `anthropic` SDK (about 45 MB and
+seconds to import) is loaded by the first call, so a worker starts, and forks, without it.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import anthropic
-from anthropic.types import Message, TextBlockParam
 from pydantic import BaseModel, Field, ValidationError
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import Message, TextBlockParam
 
 from bot.settings import Settings
 from scoring.models import Action, Proposal, Signal, SignalKind
@@ -114,8 +120,18 @@ class _Prompt:
 class SoftSignals:
     """Claude-backed soft signals over one `anthropic.Anthropic` client (point it anywhere with base_url)."""
 
-    def __init__(self, client: anthropic.Anthropic) -> None:
-        self._client = client.with_options(max_retries=0)  # retries happen here, inside the deadline
+    def __init__(self, client: anthropic.Anthropic | Callable[[], anthropic.Anthropic]) -> None:
+        """Take a client, or a function that makes one when the first call needs it."""
+        self._connect = client if callable(client) else (lambda: client)
+        self._client: anthropic.Anthropic | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> anthropic.Anthropic:
+        """The client, made on first use; retries happen in `_ask`, inside the deadline."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect().with_options(max_retries=0)
+            return self._client
 
     def measure(self, proposal: Proposal, *, policy: Policy, plan: SoftPlan) -> SoftResult:
         """Run the planned calls concurrently; the wall time is about one call, never past the deadline."""
@@ -144,19 +160,17 @@ class SoftSignals:
         while (remaining := deadline - time.monotonic()) > 0:
             calls += 1
             try:
-                message = self._client.messages.create(
+                message = self.client().messages.create(
                     model=config.model,
                     max_tokens=config.max_tokens,
                     system=SYSTEM,
                     messages=[{"role": "user", "content": prompt.content()}],
-                    output_config={
-                        "format": {"type": "json_schema", "schema": anthropic.transform_schema(prompt.schema)}
-                    },
+                    output_config={"format": {"type": "json_schema", "schema": _sdk().transform_schema(prompt.schema)}},
                     timeout=remaining,
                 )
-            except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+            except (_sdk().APIStatusError, _sdk().APIConnectionError) as exc:
                 last = _describe(exc)
-                if isinstance(exc, anthropic.APIStatusError) and not _retryable(exc):
+                if isinstance(exc, _sdk().APIStatusError) and not _retryable(exc):
                     return _Answer(failure=last, calls=calls)
                 wait = _retry_after(exc) or _backoff(calls)
                 if time.monotonic() + wait >= deadline:
@@ -176,7 +190,20 @@ def build_soft_signals(settings: Settings) -> SoftSignals | None:
     key = settings.anthropic_api_key.get_secret_value()
     if not key:
         return None
-    return SoftSignals(anthropic.Anthropic(api_key=key, base_url=settings.anthropic_base_url, max_retries=0))
+    base_url = settings.anthropic_base_url
+
+    def connect() -> anthropic.Anthropic:
+        client: anthropic.Anthropic = _sdk().Anthropic(api_key=key, base_url=base_url, max_retries=0)
+        return client
+
+    return SoftSignals(connect)
+
+
+def _sdk() -> ModuleType:
+    """The `anthropic` module, imported on first use (later calls find it in sys.modules)."""
+    import anthropic
+
+    return anthropic
 
 
 def untrusted_block(proposal: Proposal) -> str:
@@ -279,8 +306,8 @@ def _backoff(attempt: int) -> float:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, anthropic.APITimeoutError):
+    if isinstance(exc, _sdk().APITimeoutError):
         return "the request timed out"
-    if isinstance(exc, anthropic.APIStatusError):
+    if isinstance(exc, _sdk().APIStatusError):
         return f"API error {exc.status_code} ({type(exc).__name__})"
     return f"connection failed ({type(exc).__name__})"
