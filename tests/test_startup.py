@@ -35,12 +35,21 @@ def _modules_jobs_import_when_they_run() -> set[str]:
     return found
 
 
-def test_the_worker_loads_before_any_fork_every_module_its_jobs_import_when_they_run() -> None:
-    """A job body's deferred imports are already loaded in the worker, so a forked work horse never pays them."""
+def test_the_worker_loads_its_jobs_code_before_any_fork_and_not_the_anthropic_sdk() -> None:
+    """A job body's deferred imports are loaded in the worker, so a forked horse never pays them; with a key
+    set, the Anthropic SDK waits for the first call (test_llm covers that the call then works)."""
     deferred = _modules_jobs_import_when_they_run()
     assert "bot.review.phases" in deferred
-    loaded = set(_loaded_after("import bot.app.worker"))
+    loaded = set(
+        _loaded_after(
+            "import bot.app.worker\n"
+            "from bot.llm.soft_signals import build_soft_signals\n"
+            "from bot.settings import Settings\n"
+            "assert build_soft_signals(Settings.from_env({'ANTHROPIC_API_KEY': 'sk-ant-test-not-a-key'}))"
+        )
+    )
     assert deferred - loaded == set()
+    assert "anthropic" not in loaded
 
 
 def test_the_parsers_choices_are_the_ones_the_commands_accept() -> None:
@@ -51,16 +60,3 @@ def test_the_parsers_choices_are_the_ones_the_commands_accept() -> None:
 
     assert insights.DATASETS == DATASETS
     assert tuple(level.value for level in Level) == insights.LEVELS
-
-
-def test_the_worker_starts_without_the_anthropic_sdk_and_loads_it_on_the_first_call() -> None:
-    """With a key set, wiring the soft signals does not import `anthropic`; asking for the client does."""
-    loaded = _loaded_after(
-        "import bot.app.worker\n"
-        "from bot.llm.soft_signals import build_soft_signals\n"
-        "from bot.settings import Settings\n"
-        "llm = build_soft_signals(Settings.from_env({'ANTHROPIC_API_KEY': 'sk-ant-test-not-a-key'}))\n"
-        "assert llm is not None and 'anthropic' not in sys.modules\n"
-        "llm.client()"
-    )
-    assert "anthropic" in loaded
