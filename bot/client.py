@@ -79,8 +79,13 @@ class Client:
         self.policy = policy
 
     @classmethod
-    def from_url(cls, url: str, *, policy: Policy | None = None) -> Client:
-        """A client for the handoff deployment whose Redis is at `url`."""
+    def from_url(cls, url: str, *, policy: Policy | None = None, token: str | None = None) -> Client:
+        """A client for the handoff deployment whose Redis is at `url` (`redis://`), or whose HTTP API is
+        (`https://`, with the agent's `token`)."""
+        if url.startswith(("https://", "http://")):
+            from bot.agent_http import HttpClient
+
+            return HttpClient(url, token or "", policy=policy)
         return cls(connect(url), policy=policy)
 
     def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:

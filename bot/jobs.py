@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import redis
-from rq.job import JobStatus
+from rq.job import JobStatus, Retry
 
 from bot.runtime import current
 from bot.store.job_liveness import fetch_job, is_live
@@ -144,4 +144,31 @@ def ensure_tick(connection: redis.Redis) -> bool:
     if fetch_job(connection, TICK_JOB_ID) is not None:
         return False
     queue_on(connection, SCORE_QUEUE).enqueue(tick, job_id=TICK_JOB_ID, result_ttl=0)
+    return True
+
+
+# Backoff between webhook attempts: quick at first, then hourly; 31 retries span just over 24 hours.
+WEBHOOK_RETRY_INTERVALS = [10, 30, 60, 120, 300, 600, 1200, 1800] + [3600] * 23
+
+
+def deliver_webhook(proposal_id: str, agent: str) -> str:
+    """POST a decision to its agent's webhook, signed; a failed attempt raises and RQ retries it later."""
+    from bot.api import webhooks
+
+    return webhooks.deliver(current(), proposal_id, agent)
+
+
+def webhook_job_id(proposal_id: str) -> str:
+    return f"webhook-{proposal_id}"
+
+
+def enqueue_webhook(connection: redis.Redis, proposal_id: str, *, agent: str) -> bool:
+    """Queue a decision's webhook delivery once per proposal; False when one was queued before."""
+    job_id = webhook_job_id(proposal_id)
+    if fetch_job(connection, job_id) is not None:
+        return False
+    retry = Retry(max=len(WEBHOOK_RETRY_INTERVALS), interval=WEBHOOK_RETRY_INTERVALS)
+    queue_on(connection, EXECUTE_QUEUE).enqueue(
+        deliver_webhook, proposal_id, agent, job_id=job_id, retry=retry, result_ttl=WEEK, failure_ttl=WEEK
+    )
     return True

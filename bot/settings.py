@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias=AliasChoices("port", "PORT"))
     post_rate: float = Field(1.0, validation_alias=AliasChoices("post_rate", "HANDOFF_SLACK_POST_RATE"))
     log_level: str | None = Field(None, validation_alias=AliasChoices("log_level", "HANDOFF_LOG_LEVEL"))
+    api_rate: float = Field(20.0, validation_alias=AliasChoices("api_rate", "HANDOFF_API_RATE"))
 
     @classmethod
     def settings_customise_sources(
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"HANDOFF_SLACK_POST_RATE is {value!r}; expected messages per second per channel,"
                 " 0 to 100 (0: no pacing)"
+            )
+        return rate
+
+    @field_validator("api_rate", mode="before")
+    @classmethod
+    def _requests_per_second(cls, value: Any) -> Any:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            rate = -1.0
+        if not 0 <= rate <= 1_000_000:
+            raise ValueError(
+                f"HANDOFF_API_RATE is {value!r}; expected requests per second per agent, 0 to 1000000 (0: no limit)"
             )
         return rate
 

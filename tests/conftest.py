@@ -174,3 +174,13 @@ def socket_mode(runtime: Runtime, slack: SlackStandIn) -> Iterator[SocketModeSta
             yield standin
         finally:
             web.link.close()
+
+
+@pytest.fixture
+def api_url(runtime: Runtime) -> Iterator[str]:
+    """The whole web process (agents' API, Slack events, health) under uvicorn on a free port; its base URL."""
+    from bot.app.asgi import LocalAsgiServer, asgi_app
+
+    server = LocalAsgiServer(asgi_app(runtime))
+    yield server.url
+    server.stop()

@@ -32,10 +32,12 @@ FLOORS = {
     "bot.runtime": 3,
     "bot.jobs": 4,
     "bot.client": 5,
+    "bot.agent_http": 5,
     "bot.slack.messages": 5,
     "bot.slack.usergroups": 5,
     "bot.review": 6,
     "bot.insights": 7,
+    "bot.api": 7,
     "bot.app": 8,
     "bot.cli": 9,
 }

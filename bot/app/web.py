@@ -114,7 +114,9 @@ def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 
         log.info("connecting to Slack in Socket Mode; /healthz and /metrics on %s", health.url)
         socket_app.serve_forever()
         return
-    _gunicorn(wsgi_app(runtime), bind=f"{host}:{port}", threads=threads)
+    from bot.app.asgi import asgi_app, run
+
+    run(asgi_app(runtime), host=host, port=port)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

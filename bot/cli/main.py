@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli import exit_status, insights, score_eval
+from bot.cli import agents, exit_status, insights, score_eval
 from bot.cli.exit_status import UsageError
 from bot.store.queues import QUEUES
 
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.set_defaults(func=run_submit)
     score_eval.add_arguments(sub)
     insights.add_arguments(sub)
+    agents.add_arguments(sub)
     policy = sub.add_parser("policy", help="policy tools")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate a policy file")

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.jobs import enqueue_execute
+from bot.jobs import enqueue_execute, enqueue_webhook
 from bot.review import assignment, flags, timers
 from bot.review.assess import assess_proposal
 from bot.review.decide import decide, decision_for
@@ -20,6 +20,7 @@ from bot.review.history import category_history
 from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces.blocks import escape
+from bot.store.agents import AgentStore
 from scoring.models import Decision, Outcome, Proposal, Route, policy_reviewer
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def execute(runtime: Runtime, proposal_id: str) -> str:
     if proposal is None or decision is None:
         log.warning("execute: %s has no recorded proposal or decision", proposal_id)
         return "missing"
+    _call_back_agent(runtime, proposal_id, proposal)
     messages.finalize_card(runtime, proposal_id, proposal, decision)
     flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id))
     if runtime.ledger.execution(proposal_id) is not None:
@@ -107,6 +109,13 @@ def execute(runtime: Runtime, proposal_id: str) -> str:
     if status != "skipped":
         messages.reply_in_thread(runtime, proposal_id, f"Execution {status}: {escape(detail[:500])}")
     return status
+
+
+def _call_back_agent(runtime: Runtime, proposal_id: str, proposal: Proposal) -> None:
+    """Queue the decision's webhook when the proposal's agent has one (before Slack, which may be down)."""
+    agent = AgentStore(runtime.ledger).by_name(proposal.agent)
+    if agent is not None and agent.webhook_url:
+        enqueue_webhook(runtime.redis, proposal_id, agent=agent.name)
 
 
 def report_execution(runtime: Runtime, proposal_id: str, ok: bool, detail: str) -> str:

@@ -103,11 +103,27 @@ def _confirmation_table(db: sqlite_utils.Database) -> None:
     )
 
 
+def _agent_tables(db: sqlite_utils.Database) -> None:
+    """Agents of the HTTP API (a hash of each token, never the token) and every webhook delivery attempt."""
+    db.execute(
+        "CREATE TABLE agents (name TEXT PRIMARY KEY, owner TEXT, key_id TEXT NOT NULL UNIQUE,"
+        " token_hash TEXT NOT NULL, webhook_url TEXT, webhook_secret TEXT, created_at TEXT NOT NULL,"
+        " revoked_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE webhook_deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL,"
+        " proposal_id TEXT NOT NULL, agent TEXT NOT NULL, attempt INTEGER NOT NULL, status_code INTEGER,"
+        " outcome TEXT NOT NULL, detail TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX webhook_deliveries_by_proposal ON webhook_deliveries (proposal_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
     _review_chain_tables,
     _confirmation_table,
+    _agent_tables,
 ]
 
 

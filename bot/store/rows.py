@@ -199,3 +199,29 @@ class ExportRow:
     confirmer: str | None = None
     confirm_source: str | None = None
     confirmed_at: str | None = None
+
+
+class Agent(NamedTuple):
+    """An agent of the HTTP API: its name, owner, the hash of its token and its webhook, if any."""
+
+    name: str
+    owner: str | None
+    key_id: str
+    token_hash: str
+    webhook_url: str | None
+    webhook_secret: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+class WebhookDelivery(NamedTuple):
+    """One attempt to deliver a decision to an agent's webhook, and how it went."""
+
+    delivery_id: str
+    proposal_id: str
+    agent: str
+    attempt: int
+    status_code: int | None
+    outcome: str
+    detail: str
+    at: str
