@@ -1,8 +1,5 @@
-"""The agent side over HTTP: the same `Client` (submit, wait, report_execution, `@reviewed`) talking to
-handoff's API with a Bearer token, for agents that cannot reach handoff's Redis.
-
-client = Client.from_url("https://handoff.example.com", token="hnd_...")
-"""
+"""The agent side's HTTP transport: handoff's API with a Bearer token, for agents that cannot reach
+handoff's Redis. `Client.from_url("https://...", token=...)` (in `bot.client`) is built on it."""
 
 from __future__ import annotations
 
@@ -11,43 +8,39 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from typing import Any
 
-from bot.client import Client, ProposalError, parse_proposal
-from scoring.models import Decision, Proposal
-from scoring.policy import Policy
+from scoring.models import Decision
 
 LONG_POLL_MAX = 60.0
 RATE_LIMIT_RETRIES = 5
 
 
 class ApiRequestError(RuntimeError):
-    """handoff's API refused a request for a reason other than the proposal's content (token, id, limit)."""
+    """handoff's API refused a request: `status` and the API's own message (which names the bad field)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.message = message
 
 
-class HttpClient(Client):
-    """A `Client` whose transport is handoff's HTTP API."""
+class HttpTransport:
+    """Requests to handoff's HTTP API with an agent's Bearer token; a 429 is waited out as Retry-After asks."""
 
-    def __init__(self, base_url: str, token: str, *, policy: Policy | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
         if not token:
             raise ValueError("an http(s) handoff URL needs token=: create one with `handoff agents add NAME`")
         self.base_url = base_url.rstrip("/")
-        self.policy = policy
         self.timeout = timeout
         self._token = token
 
     def __repr__(self) -> str:  # never show the token
-        return f"HttpClient({self.base_url!r})"
+        return f"HttpTransport({self.base_url!r})"
 
-    def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
-        """Send a proposal for review and return its id; resubmitting an id with the same body is a no-op."""
-        parsed = parse_proposal(proposal, policy=self.policy)
-        _status, body = self._request("POST", "/v1/proposals", parsed.model_dump(mode="json", exclude_unset=True))
+    def submit(self, proposal: dict[str, Any]) -> str:
+        """POST a proposal (as JSON-ready fields) and return its id."""
+        _status, body = self._request("POST", "/v1/proposals", proposal)
         return str(body["id"])
 
     def wait(self, proposal_id: str, timeout: float) -> Decision | None:
@@ -62,8 +55,8 @@ class HttpClient(Client):
             if time.monotonic() >= deadline:
                 return None
 
-    def report_execution(self, proposal_id: str, ok: bool, detail: str = "") -> None:
-        """Tell handoff how running the decided action went (once; a repeat is a no-op)."""
+    def report_execution(self, proposal_id: str, ok: bool, detail: str) -> None:
+        """POST how the agent's run of the decided action went."""
         path = f"/v1/proposals/{urllib.parse.quote(proposal_id, safe='')}/execution"
         self._request("POST", path, {"ok": bool(ok), "detail": str(detail)[:4000]})
 
@@ -87,7 +80,7 @@ class HttpClient(Client):
                 if exc.code == 429:
                     time.sleep(min(float(exc.headers.get("Retry-After") or 1), 30))  # the server asked us to wait
                     continue
-                raise _error(exc.code, body) from None
+                raise ApiRequestError(exc.code, str(body.get("error") or body)) from None
         raise ApiRequestError(429, "still over the rate limit after retrying; slow down")
 
 
@@ -97,10 +90,3 @@ def _json(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {"error": raw[:200].decode(errors="replace")}
     return body if isinstance(body, dict) else {"error": str(body)}
-
-
-def _error(status: int, body: dict[str, Any]) -> Exception:
-    message = str(body.get("error") or body)
-    if status in (403, 409, 413, 422):
-        return ProposalError(f"proposal: {message}")
-    return ApiRequestError(status, message)

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from pydantic import ValidationError
 
+from bot.agent_http import ApiRequestError, HttpTransport
 from bot.jobs import enqueue_assess, enqueue_report_execution
 from bot.store.clock import utcnow
 from bot.store.embedded_redis import connect
@@ -83,9 +84,7 @@ class Client:
         """A client for the handoff deployment whose Redis is at `url` (`redis://`), or whose HTTP API is
         (`https://`, with the agent's `token`)."""
         if url.startswith(("https://", "http://")):
-            from bot.agent_http import HttpClient
-
-            return HttpClient(url, token or "", policy=policy)
+            return HttpClient(HttpTransport(url, token or ""), policy=policy)
         return cls(connect(url), policy=policy)
 
     def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
@@ -138,3 +137,29 @@ class Client:
             return wrapper
 
         return decorate
+
+
+class HttpClient(Client):
+    """A `Client` over handoff's HTTP API (see `Client.from_url`): the same submit, wait, report and decorator."""
+
+    def __init__(self, transport: HttpTransport, *, policy: Policy | None = None) -> None:
+        self.transport = transport
+        self.policy = policy
+
+    def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
+        """Send a proposal for review and return its id; resubmitting an id with the same body is a no-op."""
+        parsed = parse_proposal(proposal, policy=self.policy)
+        try:
+            return self.transport.submit(parsed.model_dump(mode="json", exclude_unset=True))
+        except ApiRequestError as exc:
+            if exc.status in (403, 409, 413, 422):
+                raise ProposalError(f"proposal: {exc.message}") from None
+            raise
+
+    def wait(self, proposal_id: str, timeout: float) -> Decision | None:
+        """The decision, or None if none arrives within `timeout` seconds."""
+        return self.transport.wait(proposal_id, timeout)
+
+    def report_execution(self, proposal_id: str, ok: bool, detail: str = "") -> None:
+        """Tell handoff how running the decided action went (once; a repeat is a no-op)."""
+        self.transport.report_execution(proposal_id, ok, detail)
