@@ -99,7 +99,7 @@ class Processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=wait)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group (gunicorn workers)
+            os.killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group
 
     def stop_all(self) -> None:
         while self.running:
@@ -210,7 +210,7 @@ def machine_info() -> str:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?"
     )
-    libs = ", ".join(f"{name} {version(name)}" for name in ("rq", "redis", "slack_bolt", "gunicorn"))
+    libs = ", ".join(f"{name} {version(name)}" for name in ("rq", "redis", "slack_bolt", "uvicorn", "fastapi"))
     server = subprocess.run([redis_binary(), "--version"], capture_output=True, text=True, timeout=10).stdout.split()
     server_version = next((w.removeprefix("v=") for w in server if w.startswith("v=")), "?")
     nproc = len(os.sched_getaffinity(0))

@@ -5,7 +5,8 @@ audit sampling in the bench's copy of the policy, so policy decides each and pha
 the same job; a proposal is done when its `assess` job has finished) against no-op RQ jobs, with RQ's
 forking `Worker` and with
 `SimpleWorker`, each in its own worker process; (b) click-ack latency p50/p99 of `handoff web` under
-concurrent signed clicks against a Bolt app whose only listener acks, both under gunicorn gthread;
+concurrent signed clicks against a Bolt app whose only listener acks, both under uvicorn (Slack's routes
+in a2wsgi's thread pool);
 (c) peak memory (VmHWM) of the web and worker processes. Private redis-server, temp SQLite ledgers,
 the Slack stand-in; loopback only. Run: `python bench/bench_loop.py [--n 500] [--clicks 200]`.
 
@@ -294,7 +295,7 @@ def _check_ledger(path: Path, n: int) -> None:
 
 
 def baseline_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
-    """The click baseline for gunicorn: a Bolt app configured like handoff's whose only listener acks."""
+    """The click baseline: a Bolt app configured like handoff's whose only listener acks."""
     from slack_bolt import Ack, App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
@@ -324,6 +325,15 @@ def baseline_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[by
     return application
 
 
+def baseline_asgi() -> Any:
+    """`baseline_app` as `handoff web` serves its Slack routes: through a2wsgi's thread pool under uvicorn."""
+    from a2wsgi import WSGIMiddleware
+
+    from bot.app.web import LISTENER_THREADS
+
+    return WSGIMiddleware(baseline_app(), workers=LISTENER_THREADS)  # type: ignore[arg-type]
+
+
 @dataclass
 class Clicks:
     """Ack round trips (seconds) for handoff and the baseline, and their processes' peak memory."""
@@ -338,7 +348,7 @@ class Clicks:
 
 
 def measure_clicks(bench: Bench) -> Clicks:
-    """Escalate enough proposals, serve both apps under gunicorn, then fire rounds of concurrent clicks.
+    """Escalate enough proposals, serve both apps under uvicorn, then fire rounds of concurrent clicks.
 
     Round 0 warms both apps up (imports, Bolt's first auth.test) and is not counted; the order of the
     two apps alternates per round, and handoff's post-ack work settles before the baseline's turn.
@@ -376,7 +386,7 @@ def measure_clicks(bench: Bench) -> Clicks:
 
 
 def _serve_handoff(bench: Bench, ledger: Path) -> str:
-    """`handoff web` as production runs it (gunicorn gthread), on a free port."""
+    """`handoff web` as production runs it (uvicorn; Slack's routes in a2wsgi's thread pool), on a free port."""
     port, log = common.free_port(), bench.workdir / "web.log"
     env = {**bench.env, "HANDOFF_DB": str(ledger), "PORT": str(port)}
     proc = bench.processes.start([common.python(), "-m", "bot.cli", "web"], env=env, log=log)
@@ -385,16 +395,11 @@ def _serve_handoff(bench: Bench, ledger: Path) -> str:
 
 
 def _serve_baseline(bench: Bench) -> str:
-    """`baseline_app` under gunicorn with the settings `bot.app.web` uses (1 gthread worker, same threads)."""
-    import inspect
-
-    from bot.app.web import serve
-
-    threads = inspect.signature(serve).parameters["threads"].default
+    """`baseline_asgi` under uvicorn, served the way `bot.app.asgi.run` serves handoff (same thread pool)."""
     port, log = common.free_port(), bench.workdir / "baseline.log"
-    args = [common.python(), "-m", "gunicorn", "--worker-class", "gthread", "--threads", str(threads), "--workers", "1"]
-    args += ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning"]
-    proc = bench.processes.start([*args, "bench.bench_loop:baseline_app()"], env=bench.env, log=log)
+    args = [common.python(), "-m", "uvicorn", "bench.bench_loop:baseline_asgi", "--factory", "--no-access-log"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "10", "--log-level", "warning"]
+    proc = bench.processes.start(args, env=bench.env, log=log)
     bench.baseline_pid = proc.pid
     return common.wait_healthy(f"http://127.0.0.1:{port}", proc, log) + "/slack/events"
 
@@ -523,7 +528,7 @@ def _click_rows(clicks: Clicks) -> list[Row]:
         mine, theirs = common.percentile(clicks.handoff, p) * 1000, common.percentile(clicks.baseline, p) * 1000
         target = f"<= {P99_TARGET:g}x {_verdict(mine <= P99_TARGET * theirs)}" if p == 99 else "info"
         rows.append(_row(f"click ack p{p} (ms, vs ack-only Bolt)", mine, theirs, target))
-    rows += _memory_rows("web (gunicorn)", clicks.web_memory, clicks.baseline_memory, ("master", "worker"))
+    rows += _memory_rows("web (uvicorn)", clicks.web_memory, clicks.baseline_memory, ("main",))
     return rows
 
 

@@ -1,8 +1,8 @@
 """The web process: the Bolt app on `POST /slack/events`, plus `GET /healthz` and `GET /metrics`.
 
 `build_app` constructs the Bolt app from a runtime; `wsgi_app` wraps it with the health and
-metrics routes; `serve` runs it under gunicorn (threaded workers), or Socket Mode when an app
-token is configured.
+metrics routes; `serve` runs it, behind the agents' API, under uvicorn (`bot.app.asgi`), or Socket
+Mode when an app token is configured.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def build_app(runtime: Runtime) -> App:
 
 
 def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Callable[[], str] | None = None) -> WSGIApp:
-    """The WSGI application gunicorn serves; without `slack_events` (Socket Mode) only health and metrics.
+    """Slack's, health and metrics routes (served through `bot.app.asgi`); without `slack_events` (Socket Mode)
+    only health and metrics.
 
     `socket_state` (Socket Mode) makes `/healthz` report the connection, and answer 503 while none is open.
     """
@@ -103,7 +104,7 @@ def _respond(start_response: StartResponse, status: str, body: str, content_type
     return [data]
 
 
-def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int, threads: int = 16) -> None:  # noqa: S104
+def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> None:  # noqa: S104
     """Run the web process until stopped: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
     app_token = runtime.settings.slack_app_token.get_secret_value()
     if app_token:
@@ -130,7 +131,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class LocalServer:
     """A threaded WSGI server in a daemon thread: the demo's and the tests' web app on a free loopback port,
-    and the health and metrics routes in Socket Mode. Slack's HTTP requests in production go to gunicorn."""
+    and the health and metrics routes in Socket Mode. Slack's HTTP requests in production go to uvicorn."""
 
     def __init__(self, application: WSGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = make_server(
@@ -148,25 +149,3 @@ class LocalServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def _gunicorn(application: WSGIApp, *, bind: str, threads: int) -> None:
-    from gunicorn.app.base import BaseApplication
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {
-                "bind": bind,
-                "workers": 1,
-                "worker_class": "gthread",
-                "threads": threads,
-                "timeout": 60,
-                "graceful_timeout": 10,
-                "accesslog": None,
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> WSGIApp:
-            return application
-
-    _Server().run()
