@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -18,10 +19,12 @@ from bot.app.web import LISTENER_THREADS, wsgi_app
 from bot.runtime import Runtime
 
 
-def asgi_app(runtime: Runtime, *, slack_events: bool = True) -> FastAPI:
-    """The API's routes first, then everything `wsgi_app` serves (`/slack/events`, `/healthz`, `/metrics`)."""
+def asgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Callable[[], str] | None = None) -> FastAPI:
+    """The API's routes first, then everything `wsgi_app` serves (`/slack/events`, `/healthz`, `/metrics`;
+    in Socket Mode, without `slack_events`, health and metrics only)."""
     api = build_api(runtime)
-    slack = WSGIMiddleware(wsgi_app(runtime, slack_events=slack_events), workers=LISTENER_THREADS)  # type: ignore[arg-type]
+    routes = wsgi_app(runtime, slack_events=slack_events, socket_state=socket_state)
+    slack = WSGIMiddleware(routes, workers=LISTENER_THREADS)  # type: ignore[arg-type]
     api.mount("/", slack)  # type: ignore[arg-type]
     return api
 
@@ -42,13 +45,15 @@ class _Server(uvicorn.Server):
 
 
 class LocalAsgiServer:
-    """uvicorn in a daemon thread on a free loopback port: the tests', the demo's and the benchmarks' web
-    process inside this process."""
+    """uvicorn in a daemon thread (on a free loopback port by default): the tests' web process, and the
+    API, health and metrics routes beside Socket Mode."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._socket = socket.socket()
-        self._socket.bind((host, 0))
-        self.url = f"http://{host}:{self._socket.getsockname()[1]}"
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        reach = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        self.url = f"http://{reach}:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(app, access_log=False, log_level="warning", timeout_graceful_shutdown=2)
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._serve, name="handoff-asgi", daemon=True)

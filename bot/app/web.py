@@ -106,16 +106,16 @@ def _respond(start_response: StartResponse, status: str, body: str, content_type
 
 def serve(runtime: Runtime, *, host: str = "0.0.0.0", port: int) -> None:  # noqa: S104
     """Run the web process until stopped: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+    from bot.app.asgi import LocalAsgiServer, asgi_app, run
+
     app_token = runtime.settings.slack_app_token.get_secret_value()
     if app_token:
         socket_app = SocketModeApp(build_app(runtime), app_token=app_token, connection=runtime.redis)
-        health = LocalServer(
-            wsgi_app(runtime, slack_events=False, socket_state=socket_app.link.state), host=host, port=port
-        )
-        log.info("connecting to Slack in Socket Mode; /healthz and /metrics on %s", health.url)
+        routes = asgi_app(runtime, slack_events=False, socket_state=socket_app.link.state)
+        http = LocalAsgiServer(routes, host=host, port=port)
+        log.info("connecting to Slack in Socket Mode; the agents' API, /healthz and /metrics on %s", http.url)
         socket_app.serve_forever()
         return
-    from bot.app.asgi import asgi_app, run
 
     run(asgi_app(runtime), host=host, port=port)
 
