@@ -3,7 +3,6 @@ Python client's HTTP transport."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -98,7 +97,7 @@ def test_an_agent_over_its_rate_is_429_with_retry_after(settings: Settings, redi
     """A token bucket per agent in Redis: past the burst, 429 and Retry-After in whole seconds."""
     from bot.app.asgi import LocalAsgiServer, asgi_app
 
-    slow = build_runtime(dataclasses.replace(settings, api_rate=0.5), redis_url=settings.redis_url or "")
+    slow = build_runtime(settings.model_copy(update={"api_rate": 0.5}), redis_url=settings.redis_url or "")
     activate(slow)
     token, _ = add_agent(slow, "chatty")
     server = LocalAsgiServer(asgi_app(slow))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -30,7 +29,7 @@ def served(settings: Settings, redis_client: redis.Redis) -> Iterator[tuple[str,
     """The web process under uvicorn with a rate limit the fuzzer does not hit; its URL and an agent's token."""
     from bot.app.asgi import LocalAsgiServer, asgi_app
 
-    runtime = build_runtime(dataclasses.replace(settings, api_rate=100_000), redis_url=settings.redis_url or "")
+    runtime = build_runtime(settings.model_copy(update={"api_rate": 100_000}), redis_url=settings.redis_url or "")
     activate(runtime)
     token, _ = add_agent(runtime, "fuzzer")
     server = LocalAsgiServer(asgi_app(runtime))
