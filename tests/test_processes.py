@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -188,3 +190,42 @@ def test_socket_mode_loop_across_processes(processes: Processes, env: dict[str, 
         assert (decision["outcome"], decision["action"]["args"]["subject"]) == ("edit", "Come back, Jane")
     ledger = Ledger(env["HANDOFF_DB"])
     assert ledger.outcome_counts() == {"approve": 1, "edit": 1}
+
+
+def test_an_agent_in_any_language_across_processes(
+    processes: Processes, env: dict[str, str], slack: SlackStandIn
+) -> None:
+    """As the README says: web and worker, `handoff agents add --webhook --json`, curl-style requests, the
+    long-poll, a click, and a signed webhook verified with the printed secret."""
+    from tests.api_helpers import Receiver, call
+
+    hook = Receiver(statuses=[])
+    try:
+        added = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "agents", "add", "billing-bot", "--webhook", hook.url, "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        agent = json.loads(added.stdout)
+        base = f"http://127.0.0.1:{env['PORT']}"
+        processes.start("web")
+        processes.start("worker")
+        wait_until(lambda: _healthy(base + "/healthz"), timeout=30, what="handoff web to answer /healthz")
+        proposal = {k: v for k, v in EMAIL.items() if k != "agent"} | {"id": "curl-1"}
+        assert call(base, "POST", "/v1/proposals", proposal, token=agent["token"]).status == 202
+        card = slack.wait_for(lambda s: _card(s, "curl-1"), timeout=30)
+        Reviewer(base + "/slack/events", SIGNING_SECRET, slack).click(card, blocks.APPROVE, user="U0ALICE")
+        answer = call(base, "GET", "/v1/proposals/curl-1/decision?wait=30", token=agent["token"])
+        assert answer.status == 200
+        assert (answer.body["outcome"], answer.body["reviewer"]) == ("approve", "U0ALICE")
+        wait_until(lambda: hook.received, timeout=30, what="the signed webhook")
+        headers, body = hook.received[0]
+        signed = f"v1:{headers['x-handoff-timestamp']}:".encode() + body
+        mac = hmac.new(agent["webhook_secret"].encode(), signed, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["x-handoff-signature"], f"v1={mac}")
+        assert json.loads(body) == answer.body
+    finally:
+        hook.stop()

@@ -25,6 +25,7 @@ from rq.job import Job
 # The job bodies in bot.jobs import these when they run. Importing them in the worker, before any fork,
 # is what keeps a work horse from spending most of each job importing them again.
 from bot import jobs
+from bot.api import webhooks  # noqa: F401  (preloaded for the work horses)
 from bot.jobs import ensure_tick, schedule_tick
 from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for the work horses)
 from bot.review.policy_file import resolve_checks
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 WATCHDOG_EVERY = 30.0
 IN_PROCESS = frozenset(  # handoff's own code only; anything else (an agent's callback) gets a work horse
     f"{job.__module__}.{job.__qualname__}"
-    for job in (jobs.assess, jobs.refresh_card, jobs.fire_timer, jobs.tick, jobs.report_execution)
+    for job in (jobs.assess, jobs.refresh_card, jobs.fire_timer, jobs.tick, jobs.report_execution, jobs.deliver_webhook)
 )
 
 
