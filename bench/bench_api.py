@@ -209,11 +209,13 @@ def submit_for_waiting(bench: Bench, pids: list[str]) -> None:
     from bot.store.clock import utcnow
     from bot.store.embedded_redis import connect
     from bot.store.review_state import Board
+    from bot.store.rows import Submission
+    from scoring.models import Proposal
 
     board = Board(connect(bench.redis_url))
     for pid in pids:
-        body = {**proposal(0, "w"), "id": pid, "agent": "bench-agent"}
-        board.put_proposal(pid, {"proposal": body, "submitted_at": utcnow()})
+        body = Proposal.model_validate({**proposal(0, "w"), "id": pid, "agent": "bench-agent"})
+        board.put_proposal(pid, Submission(body, submitted_at=utcnow()))
 
 
 def run(args: argparse.Namespace) -> int:

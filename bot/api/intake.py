@@ -10,7 +10,7 @@ from bot.api.models import Accepted, ExecutionReport, ProposalStatus
 from bot.jobs import enqueue_assess, enqueue_report_execution
 from bot.runtime import Runtime
 from bot.store.clock import utcnow
-from bot.store.rows import Agent
+from bot.store.rows import Agent, Submission
 from scoring.models import Decision, Proposal
 
 
@@ -35,12 +35,11 @@ def submit(runtime: Runtime, agent: Agent, proposal: Proposal) -> tuple[int, Acc
         )
     pid = proposal.id or uuid.uuid4().hex
     proposal = proposal.model_copy(update={"id": pid, "agent": agent.name})
-    body = proposal.model_dump(mode="json")
-    if runtime.board.put_proposal(pid, {"proposal": body, "submitted_at": utcnow()}):
+    if runtime.board.put_proposal(pid, Submission(proposal, submitted_at=utcnow())):
         enqueue_assess(runtime.redis, pid)
         return 202, Accepted(id=pid)
     earlier = _stored(runtime, pid)
-    if earlier is None or earlier.model_dump(mode="json") != body:
+    if earlier is None or earlier.model_dump(mode="json") != proposal.model_dump(mode="json"):
         raise ApiError(409, f"id: {pid!r} was submitted before with a different body; use a new id")
     return 200, Accepted(id=pid)
 
@@ -82,7 +81,7 @@ def report(runtime: Runtime, proposal_id: str, execution: ExecutionReport) -> No
 
 def _stored(runtime: Runtime, proposal_id: str) -> Proposal | None:
     """The submitted proposal: Redis holds it from submission, the ledger from assessment on."""
-    envelope = runtime.board.get_proposal(proposal_id)
-    if envelope is not None:
-        return Proposal.model_validate(envelope["proposal"])
+    submission = runtime.board.get_proposal(proposal_id)
+    if submission is not None:
+        return submission.proposal
     return runtime.ledger.proposal(proposal_id)
