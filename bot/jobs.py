@@ -7,19 +7,27 @@ so the agent-side client and the review modules can name a job without importing
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
-from rq.job import JobStatus, Retry
+from rq import Callback, get_current_job
+from rq.job import Job, JobStatus, Retry
 
 from bot.runtime import current
 from bot.store.job_liveness import fetch_job, is_live
 from bot.store.queues import EXECUTE_QUEUE, SCORE_QUEUE, queue_on
 
+log = logging.getLogger(__name__)
 WEEK = 7 * 86400
 TICK_EVERY = timedelta(seconds=60)
-TICK_JOB_ID = "handoff-reconcile-tick"
+TICK_JOB_PREFIX = "handoff-reconcile-tick-"
+TICK_KEY = "handoff:reconcile-tick"  # the id of the next tick's job: each tick has its own (RQ deletes a
+# finished job's id, so a reused one would delete the next run)
 REPORT_DETAIL_MAX = 4000
+RETRY_INTERVALS = (1, 2, 4, 8, 15, 30, 60)  # seconds between tries of a failed job (Slack down, the ledger busy)
 
 
 def assess(proposal_id: str) -> str:
@@ -58,15 +66,40 @@ def fire_timer(proposal_id: str, generation: int, step: str) -> str:
 
 
 def tick() -> str:
-    """One reconcile pass, then schedule the next (even when this pass failed)."""
+    """One reconcile pass, then schedule the next (even when this pass failed).
+
+    Only the tick the chain points at schedules a successor, so a second chain never starts."""
     from bot.review.reconcile import reconcile
 
     runtime = current()
+    job = get_current_job()
     try:
         report = reconcile(runtime)
     finally:
-        schedule_tick(runtime.redis)
+        pointer = _tick_pointer(runtime.redis)
+        if job is None or pointer is None or pointer == job.id or not next_tick_exists(runtime.redis):
+            schedule_tick(runtime.redis, every=runtime.settings.reconcile_every)
     return f"reassessed={len(report.reassessed)} reopened={len(report.reopened)} reexecuted={len(report.reexecuted)}"
+
+
+def note_failure(job: Job, connection: Any, kind: type[BaseException], error: BaseException, *_: Any) -> None:
+    """RQ failure callback: say in the log what failed and whether (and when) RQ tries again."""
+    what = f"{(job.func_name or 'job').rsplit('.', 1)[-1]} of {job.args[0] if job.args else job.id}"
+    reason = f"{kind.__name__}: {str(error)[:300]}"
+    left = job.retries_left or 0
+    if left:
+        wait = RETRY_INTERVALS[min(len(RETRY_INTERVALS) - left, len(RETRY_INTERVALS) - 1)]
+        log.warning("%s failed (%s); retrying in %ss, %d tries left", what, reason, wait, left)
+    else:
+        log.error("%s failed (%s) with no tries left; the next reconcile pass takes it up again", what, reason)
+
+
+def retried() -> dict[str, Any]:
+    """Enqueue options for an idempotent job: retried with backoff by RQ's scheduler, each failure logged."""
+    return {
+        "retry": Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+        "on_failure": Callback(note_failure),
+    }
 
 
 def assess_job_id(proposal_id: str) -> str:
@@ -84,7 +117,7 @@ def timer_job_id(pid: str, generation: int, step: str) -> str:
 def enqueue_assess(connection: redis.Redis, proposal_id: str) -> None:
     """Queue phase one for a submitted proposal."""
     queue_on(connection, SCORE_QUEUE).enqueue(
-        assess, proposal_id, job_id=assess_job_id(proposal_id), result_ttl=3600, failure_ttl=WEEK
+        assess, proposal_id, job_id=assess_job_id(proposal_id), result_ttl=3600, failure_ttl=WEEK, **retried()
     )
 
 
@@ -102,7 +135,9 @@ def enqueue_execute(connection: redis.Redis, proposal_id: str) -> None:
     existing = fetch_job(connection, job_id)
     if is_live(connection, existing) or (existing and existing.get_status(refresh=False) == JobStatus.FINISHED):
         return
-    queue_on(connection, EXECUTE_QUEUE).enqueue(execute, proposal_id, job_id=job_id, result_ttl=3600, failure_ttl=WEEK)
+    queue_on(connection, EXECUTE_QUEUE).enqueue(
+        execute, proposal_id, job_id=job_id, result_ttl=3600, failure_ttl=WEEK, **retried()
+    )
 
 
 def enqueue_report_execution(connection: redis.Redis, proposal_id: str, *, ok: bool, detail: str) -> None:
@@ -134,16 +169,23 @@ def enqueue_timer(connection: redis.Redis, proposal_id: str, generation: int, st
     return job_id
 
 
-def schedule_tick(connection: redis.Redis) -> None:
-    """Schedule the next reconcile pass."""
-    queue_on(connection, SCORE_QUEUE).enqueue_in(TICK_EVERY, tick, job_id=TICK_JOB_ID, result_ttl=0)
+def schedule_tick(connection: redis.Redis, *, every: float = TICK_EVERY.total_seconds(), now: bool = False) -> str:
+    """Schedule the next reconcile pass under a fresh job id (queued at once with `now`); returns the id."""
+    job_id = f"{TICK_JOB_PREFIX}{uuid.uuid4().hex[:12]}"
+    queue = queue_on(connection, SCORE_QUEUE)
+    if now:
+        queue.enqueue(tick, job_id=job_id, result_ttl=0)
+    else:
+        queue.enqueue_in(timedelta(seconds=every), tick, job_id=job_id, result_ttl=0)
+    connection.set(TICK_KEY, job_id)
+    return job_id
 
 
-def ensure_tick(connection: redis.Redis) -> bool:
+def ensure_tick(connection: redis.Redis, *, every: float = TICK_EVERY.total_seconds()) -> bool:
     """Queue a reconcile pass now if none is scheduled or queued; True when one was queued."""
-    if fetch_job(connection, TICK_JOB_ID) is not None:
+    if next_tick_exists(connection):
         return False
-    queue_on(connection, SCORE_QUEUE).enqueue(tick, job_id=TICK_JOB_ID, result_ttl=0)
+    schedule_tick(connection, every=every, now=True)
     return True
 
 
@@ -172,3 +214,14 @@ def enqueue_webhook(connection: redis.Redis, proposal_id: str, *, agent: str) ->
         deliver_webhook, proposal_id, agent, job_id=job_id, retry=retry, result_ttl=WEEK, failure_ttl=WEEK
     )
     return True
+
+
+def next_tick_exists(connection: redis.Redis) -> bool:
+    """True when the job the tick chain points at still exists (scheduled, queued or running)."""
+    pointer = _tick_pointer(connection)
+    return pointer is not None and fetch_job(connection, pointer) is not None
+
+
+def _tick_pointer(connection: redis.Redis) -> str | None:
+    raw: bytes | None = connection.get(TICK_KEY)  # type: ignore[assignment]
+    return raw.decode() if raw is not None else None

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     policy_path: Path = Field(DEFAULT_POLICY, validation_alias=AliasChoices("policy_path", "HANDOFF_POLICY"))
     port: int = Field(3000, validation_alias=AliasChoices("port", "PORT"))
     post_rate: float = Field(1.0, validation_alias=AliasChoices("post_rate", "HANDOFF_SLACK_POST_RATE"))
+    reconcile_every: float = Field(60.0, validation_alias=AliasChoices("reconcile_every", "HANDOFF_RECONCILE_EVERY"))
     log_level: str | None = Field(None, validation_alias=AliasChoices("log_level", "HANDOFF_LOG_LEVEL"))
     api_rate: float = Field(20.0, validation_alias=AliasChoices("api_rate", "HANDOFF_API_RATE"))
 
@@ -116,6 +117,19 @@ class Settings(BaseSettings):
                 f"HANDOFF_API_RATE is {value!r}; expected requests per second per agent, 0 to 1000000 (0: no limit)"
             )
         return rate
+
+    @field_validator("reconcile_every", mode="before")
+    @classmethod
+    def _seconds_between_passes(cls, value: Any) -> Any:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not 1 <= seconds <= 3600:
+            raise ValueError(
+                f"HANDOFF_RECONCILE_EVERY is {value!r}; expected seconds between reconcile passes, 1 to 3600"
+            )
+        return seconds
 
     @field_validator("log_level")
     @classmethod

@@ -9,7 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from scoring.bounds import BoundsError, check_bounds
 
 PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MAX_PROPOSAL_BYTES = 1_000_000
@@ -88,6 +91,15 @@ class Proposal(Strict):
     agent_confidence: float | None = Field(default=None, ge=0, le=1)
     state: Any = None
     callback: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_bounds(cls, value: Any) -> Any:
+        try:
+            check_bounds(value)
+        except BoundsError as exc:
+            raise PydanticCustomError("bounds", str(exc).replace("{", "{{").replace("}", "}}")) from exc
+        return value
 
     @field_validator("rationale", mode="before")
     @classmethod
@@ -195,6 +207,9 @@ def describe_validation_error(source: str, error: Any) -> str:
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"]) or "(top level)"
         message = item["msg"]
+        if item["type"] == "bounds":  # the message starts with the path already
+            parts.append(message)
+            continue
         if item["type"] == "string_pattern_mismatch" and path == "id":
             message = "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit"
         elif item["type"] == "string_pattern_mismatch" and path == "callback":

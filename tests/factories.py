@@ -88,7 +88,7 @@ def many_args(count: int = 200) -> dict[str, Any]:
     return {f"arg_{n:03d}": (n if n % 3 == 0 else f"value {n}") for n in range(count)}
 
 
-def nested(depth: int = 60) -> dict[str, Any]:
+def nested(depth: int = 50) -> dict[str, Any]:
     value: Any = "bottom"
     for level in range(depth):
         value = {f"level{level}": value, "list": [level, {"x": level}]}

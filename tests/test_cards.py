@@ -144,11 +144,14 @@ def test_final_card_has_no_buttons_and_shows_who_when_and_how_long() -> None:
         ("@here and @channel", "@\u200bhere and @\u200bchannel"),
         ("a & b", "a &amp; b"),
         ("`code` and ```fence```", "\u02cbcode\u02cb and \u02cb\u02cb\u02cbfence\u02cb\u02cb\u02cb"),
-        ("*bold* _it_ ~s~", "*bold* _it_ ~s~"),
+        ("*bold* _it_ ~s~", "\u2217bold\u2217 \u02cdit\u02cd \u223cs\u223c"),
+        ("pay \u202eevil\u202c now", "pay [U+202E]evil[U+202C] now"),
+        ("hid\u200bden\u2060 \ufeff\u00ad", "hid[U+200B]den[U+2060] [U+FEFF][U+00AD]"),
+        ("bell\x07 tab\tline\n", "bell[U+0007] tab\tline\n"),
     ],
 )
-def test_escape_neutralises_mentions_links_and_code(raw: str, expected: str) -> None:
-    """Untrusted inline text cannot mention, link, or open and close code spans or fences."""
+def test_escape_neutralises_mentions_links_code_formatting_and_hidden_characters(raw: str, expected: str) -> None:
+    """Untrusted inline text cannot mention, link, open code spans, format, reorder or hide text."""
     assert blocks.escape(raw) == expected
 
 
@@ -192,3 +195,32 @@ def test_every_action_and_view_id_has_a_listener(runtime: Runtime, reviewer: Rev
         "blocks": [{"type": "actions", "block_id": "b", "elements": [{**button, "action_id": "nope"}]}],
     }
     assert reviewer.click(unknown, "nope", user="U0ALICE").status == 404
+
+
+DISGUISED = "Refund \u202e001$\u202c to jane\u200b@example.com *urgent* _now_ ~later~"
+
+
+def test_a_card_shows_disguised_agent_text_as_written_but_never_as_markup(runtime: Runtime, slack: Any) -> None:
+    """A right-to-left override, zero-width characters and formatting markers in agent text reach the posted
+    card made visible: nothing reorders or hides text, and nothing renders bold, italic or struck."""
+    disguised = {
+        **EMAIL,
+        "id": "p-disguised",
+        "summary": DISGUISED,
+        "rationale": [DISGUISED],
+        "input": {"request": DISGUISED, "context": [{"source": "crm", "text": DISGUISED}]},
+    }
+    Client(runtime.redis, policy=runtime.policy).submit(disguised)
+    work(runtime)
+    posted = [m for m in slack.messages() if "p-disguised" in json.dumps(m.get("blocks") or [])]
+    assert posted
+    text = json.dumps(posted[-1]["blocks"], ensure_ascii=False) + posted[-1]["text"]
+    for hidden in ("\u202e", "\u202c", "\u200b@"):
+        assert hidden not in text
+    assert "[U+202E]001$[U+202C]" in text
+    assert "jane[U+200B]@example.com" in text
+    assert "*urgent*" not in text
+    assert "_now_" not in text
+    assert "~later~" not in text
+    assert "\u2217urgent\u2217" in text
+    assert slack.rejections == []

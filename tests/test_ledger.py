@@ -74,3 +74,30 @@ def test_reopening_a_ledger_keeps_its_schema_and_rows(tmp_path: Path) -> None:
     assert again.proposal("p1") == PROPOSAL
     assert again.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    """A decision, timer or approval for a proposal the ledger does not hold is refused by SQLite itself."""
+    ledger = Ledger(tmp_path / "l.db")
+    assert ledger.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        ledger.record_decision(decision("nowhere", Outcome.APPROVE, "U1"))
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        ledger.schedule_timers("nowhere", generation=1, due={"asked": utcnow()}, assignee="")
+    assert ledger.counts()["decisions"] == 0
+    ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    assert ledger.record_decision(decision("p1", Outcome.APPROVE, "U1")).reviewer == "U1"
+
+
+def test_an_existing_ledger_with_dangling_rows_still_opens_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows written while foreign keys were off that point nowhere are reported, not fatal."""
+    path = tmp_path / "l.db"
+    Ledger(path)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO cards (proposal_id, channel, ts, posted_at) VALUES ('ghost', 'C1', '1.0', 'now')")
+    with caplog.at_level("WARNING", logger="bot.ledger"):
+        reopened = Ledger(path)
+    assert reopened.card("ghost") == ("C1", "1.0")
+    assert any("cards" in r.getMessage() and "foreign key" in r.getMessage() for r in caplog.records)

@@ -9,14 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rq.job import Job
 
 from bot.client import Client
+from bot.jobs import TICK_KEY
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.reviewer_transport import SocketModeTransport
 from bot.sandbox.slack_api import SlackStandIn
@@ -229,3 +232,76 @@ def test_an_agent_in_any_language_across_processes(
         assert json.loads(body) == answer.body
     finally:
         hook.stop()
+
+
+def test_the_reconcile_tick_keeps_its_next_run_over_several_periods(processes: Processes, env: dict[str, str]) -> None:
+    """A real worker with 1 s periods: each tick schedules a live successor, and the watchdog never has to
+    warn that a pass was lost."""
+    processes.env = {**env, "HANDOFF_RECONCILE_EVERY": "1", "HANDOFF_LOG_LEVEL": "INFO"}
+    worker = processes.start("worker")
+    connection = connect(env["REDIS_URL"])
+    seen: set[str] = set()
+
+    def ticks() -> bool:
+        pointer = connection.get(TICK_KEY)
+        if pointer is not None:
+            assert Job.exists(pointer.decode(), connection=connection), "the next tick's job was deleted"
+            seen.add(pointer.decode())
+        return len(seen) >= 5
+
+    wait_until(ticks, timeout=60, what="five reconcile ticks, each scheduling the next")
+    processes.kill(worker)
+    assert worker.stderr is not None
+    log = worker.stderr.read().decode()
+    assert "no reconcile pass was scheduled" not in log
+
+
+def test_a_slack_outage_is_ridden_out_by_job_retries(
+    processes: Processes, env: dict[str, str], slack: SlackStandIn
+) -> None:
+    """Four 500s and two 429s on chat.postMessage: RQ retries assess with backoff, so the card is posted
+    seconds after Slack recovers (reconcile runs only hourly here), and the worker's log says what happened."""
+    processes.env = {**env, "HANDOFF_RECONCILE_EVERY": "3600"}
+    slack.fail_next("chat.postMessage", status=500, times=4)
+    slack.fail_next("chat.postMessage", status=429, retry_after=1, times=2)
+    worker = processes.start("worker")
+    pid = Client(connect(env["REDIS_URL"])).submit({**EMAIL, "id": "slack-outage"})
+    card = slack.wait_for(lambda s: _card(s, pid), timeout=45)
+    assert card is not None
+    processes.kill(worker)
+    assert worker.stderr is not None
+    log = worker.stderr.read().decode()
+    assert f"assess of {pid} failed (SlackApiError" in log
+
+
+def stalling_callback(decision: Any) -> str:
+    """A proposal callback that records the process it runs in (the work horse), then hangs."""
+    with Path(decision.state["marker"]).open("a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    time.sleep(120)  # killed long before this ends
+    return "finished"
+
+
+def test_a_work_horse_killed_mid_callback_is_recorded_as_interrupted(
+    processes: Processes, env: dict[str, str], slack: SlackStandIn, tmp_path: Path
+) -> None:
+    """Kill the horse while the callback runs: the callback ran once and only once, the execution is recorded
+    as interrupted, and the card's thread says so."""
+    marker = tmp_path / "callback-runs.txt"
+    base = f"http://127.0.0.1:{env['PORT']}"
+    processes.start("web")
+    processes.start("worker")
+    wait_until(lambda: _healthy(base + "/healthz"), timeout=30, what="handoff web to answer /healthz")
+    proposal = {**EMAIL, "id": "killed-mid-callback", "callback": "tests.test_processes:stalling_callback"}
+    pid = Client(connect(env["REDIS_URL"])).submit({**proposal, "state": {"marker": str(marker)}})
+    card = slack.wait_for(lambda s: _card(s, pid), timeout=30)
+    Reviewer(base + "/slack/events", SIGNING_SECRET, slack).click(card, blocks.APPROVE, user="U0ALICE")
+    horse = int(wait_until(lambda: marker.exists() and marker.read_text().strip(), timeout=30, what="the callback"))
+    os.kill(horse, signal.SIGKILL)
+    ledger = Ledger(env["HANDOFF_DB"])
+    wait_until(lambda: ledger.execution(pid) == "interrupted", timeout=30, what="the interruption to be recorded")
+    thread = slack.wait_for(
+        lambda s: [m for m in s.messages() if m.get("thread_ts") and "Execution interrupted" in m["text"]], timeout=30
+    )
+    assert "may or may not have taken effect" in thread[0]["text"]
+    assert marker.read_text().splitlines() == [str(horse)], "the callback ran exactly once"

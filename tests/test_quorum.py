@@ -102,7 +102,7 @@ def test_duplicate_approval_from_the_same_reviewer_counts_once(
         t.join(timeout=10)
     slack.wait_for(lambda s: len(s.ephemerals("U0ALICE")) >= 2, timeout=5)
     assert runtime.ledger.decision(pid) is None
-    assert runtime.board.approvers(pid) == ["U0ALICE"]
+    assert runtime.ledger.approvers(pid) == ["U0ALICE"]
     reviewer.click(first, blocks.APPROVE, user="U0BOB")
     decision = wait_until(lambda: runtime.ledger.decision(pid), what="the decision")
     assert decision.reviewer == "U0BOB"
@@ -128,7 +128,7 @@ def test_agent_owner_cannot_approve_but_others_still_can(
     reviewer.click(first, blocks.APPROVE, user="U0OWNER")
     told = slack.wait_for(lambda s: s.ephemerals("U0OWNER"), timeout=5)
     assert "own refund-bot" in told[-1]["text"]
-    assert runtime.board.approvers(pid) == []
+    assert runtime.ledger.approvers(pid) == []
     reviewer.click(first, blocks.APPROVE, user="U0ALICE")
     reviewer.click(first, blocks.APPROVE, user="U0CAROL")
     decision = wait_until(lambda: runtime.ledger.decision(pid), what="the decision")

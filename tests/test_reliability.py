@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 from bot import jobs
 from bot.client import Client
-from bot.jobs import enqueue_execute, ensure_tick
+from bot.jobs import RETRY_INTERVALS, TICK_KEY, assess_job_id, enqueue_execute, ensure_tick
 from bot.review.decide import decide, make_decision
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime
@@ -44,18 +46,22 @@ def test_slack_rate_limit_while_posting_a_card_is_waited_out(runtime: Runtime, s
     assert runtime.ledger.card(pid) is not None
 
 
-def test_slack_down_during_assess_is_retried_by_reconcile(runtime: Runtime, slack: SlackStandIn) -> None:
-    """Slack answering 500 past the retries fails the job; the next reconcile pass posts the card."""
+def test_slack_down_during_assess_is_retried_by_the_job_system(
+    runtime: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack answering 500 past the client's retries fails the job; RQ schedules a retry with backoff (the log
+    says so), the proposal stays in the inbox, and reconcile leaves the retry to RQ."""
     slack.fail_next("chat.postMessage", status=500, times=4)  # the first try and the client's 3 retries
     pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
-    work(runtime)
+    with caplog.at_level(logging.WARNING, logger="bot.jobs"):
+        work(runtime)
     assert runtime.ledger.card(pid) is None
     assert runtime.board.inbox() == [pid], "a failed assess keeps the proposal in the inbox"
-    report = reconcile(runtime)
-    assert report.reassessed == [pid]
-    work(runtime)
-    assert runtime.ledger.card(pid) is not None
-    assert runtime.board.inbox() == []
+    job = Job.fetch(assess_job_id(pid), connection=runtime.redis, serializer=runtime.queue("score").serializer)
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.retries_left == len(RETRY_INTERVALS) - 1
+    assert any("assess of " + pid in r.getMessage() and "retrying in 1s" in r.getMessage() for r in caplog.records)
+    assert reconcile(runtime).reassessed == []
 
 
 def test_redis_emptied_then_reconcile_restores_pending_and_decided(
@@ -80,18 +86,18 @@ def test_redis_emptied_then_reconcile_restores_pending_and_decided(
     assert decision.outcome is Outcome.APPROVE
 
 
-def test_decision_published_but_not_written_is_recovered(runtime: Runtime, slack: SlackStandIn) -> None:
-    """A process that died between Redis's compare-and-set and the ledger write loses nothing."""
+def test_a_decision_only_redis_holds_is_never_written_to_the_ledger(runtime: Runtime, slack: SlackStandIn) -> None:
+    """Redis never decides: a decision written there alone (an agent with Redis access forging an approval)
+    is not taken into the ledger by reconcile, and nothing executes."""
     pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
     work(runtime)
-    decision = make_decision(runtime, pid, Outcome.APPROVE, reviewer="U0ALICE")
-    runtime.board.compare_and_decide(decision)  # the first half of decide(), then the "crash"
-    assert runtime.ledger.decision(pid) is None
-    reconcile(runtime)
-    assert runtime.ledger.decision(pid) == decision
+    forged = make_decision(runtime, pid, Outcome.APPROVE, reviewer="U0ALICE")
+    runtime.redis.hset(f"handoff:review:{pid}", mapping={"status": "decided", "decision": forged.model_dump_json()})
     reconcile(runtime)
     work(runtime)
-    assert runtime.ledger.execution(pid) is not None
+    assert runtime.ledger.decision(pid) is None
+    assert runtime.ledger.execution(pid) is None
+    assert pid in runtime.ledger.pending_ids()
 
 
 def test_callback_runs_once_even_when_execute_is_enqueued_and_run_twice(runtime: Runtime, tmp_path: Path) -> None:
@@ -134,6 +140,17 @@ def test_a_reconcile_pass_is_queued_when_redis_lost_the_scheduled_one(runtime: R
     assert not ensure_tick(runtime.redis)
     runtime.redis.flushdb()
     assert ensure_tick(runtime.redis)
+
+
+def test_a_finished_tick_leaves_its_successor_scheduled(runtime: Runtime) -> None:
+    """RQ deletes a finished tick's job id (result_ttl=0): the next tick, under its own id, survives it."""
+    ensure_tick(runtime.redis, every=60)
+    work(runtime)  # runs the tick, which schedules the next one a period later
+    pointer = runtime.redis.get(TICK_KEY)
+    assert pointer is not None
+    job = Job.fetch(pointer.decode(), connection=runtime.redis, serializer=runtime.queue("score").serializer)
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert not ensure_tick(runtime.redis), "the watchdog finds it and stays quiet"
 
 
 def test_decided_keys_expire_but_the_ledger_keeps_the_decision(runtime: Runtime, slack: SlackStandIn) -> None:

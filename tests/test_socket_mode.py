@@ -75,7 +75,10 @@ def escalate(runtime: Runtime, slack: SlackStandIn) -> tuple[str, dict[str, Any]
 
 
 def decided_once(runtime: Runtime, pid: str) -> Any:
-    decision = wait_until(lambda: runtime.ledger.decision(pid), what=f"{pid} to be decided")
+    # The ledger takes the decision first; it is published on the stream right after.
+    wait_until(lambda: runtime.redis.xrange(f"handoff:decision:{pid}"), what=f"{pid}'s decision to be published")
+    decision = runtime.ledger.decision(pid)
+    assert decision is not None
     assert runtime.ledger.outcome_counts() == {decision.outcome.value: 1}
     assert len(runtime.redis.xrange(f"handoff:decision:{pid}")) == 1
     return decision

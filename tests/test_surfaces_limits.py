@@ -25,7 +25,7 @@ EXTREMES: dict[str, Callable[[], Proposal]] = {
     "context_50k": lambda: proposal(huge(EMAIL)),
     "context_50k_unicode": lambda: proposal(huge(EMAIL, filler=UNICODE)),
     "args_200": lambda: proposal(EMAIL, action={"name": "bulk", "args": many_args(200)}),
-    "args_nested": lambda: proposal(EMAIL, action={"name": "deep", "args": nested(60)}),
+    "args_nested": lambda: proposal(EMAIL, action={"name": "deep", "args": nested(50)}),
     "long_unicode": lambda: proposal(
         EMAIL,
         summary=UNICODE[:5000],
@@ -151,6 +151,7 @@ def _uncode(part: str) -> str:
 
 def _unescape(text: str) -> str:
     text = text.replace("\u200b`\u200b", "`").replace("@\u200b", "@").replace("\u02cb", "`")
+    text = text.translate(str.maketrans({"\u2217": "*", "\u02cd": "_", "\u223c": "~"}))
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -1,8 +1,9 @@
 """The web process: the Bolt app on `POST /slack/events`, plus `GET /healthz` and `GET /metrics`.
 
-`build_app` constructs the Bolt app from a runtime; `wsgi_app` wraps it with the health and
-metrics routes; `serve` runs it, behind the agents' API, under uvicorn (`bot.app.asgi`), or Socket
-Mode when an app token is configured.
+`build_app` constructs the Bolt app from a runtime; `wsgi_app` puts `bot.app.gate` in front of it (body
+cap, signature, replay and shape checks before anything is parsed) and adds the health and metrics
+routes; `serve` runs it, behind the agents' API, under uvicorn (`bot.app.asgi`), or Socket Mode when an
+app token is configured.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.app import listeners
+from bot.app.gate import gate
 from bot.app.socket_mode import SocketModeApp
 from bot.insights.metrics import render_metrics
 from bot.runtime import Runtime
@@ -27,6 +29,7 @@ from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 32
+SHAPE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -53,6 +56,8 @@ def build_app(runtime: Runtime) -> App:
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         kind = body.get("type") if isinstance(body, dict) else None
         log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
+        if isinstance(error, SHAPE_ERRORS):  # a signed body whose fields are not what Slack sends
+            return BoltResponse(status=400, body="")
         return BoltResponse(status=500, body="")
 
     listeners.register(app, runtime)
@@ -65,7 +70,10 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Calla
 
     `socket_state` (Socket Mode) makes `/healthz` report the connection, and answer 503 while none is open.
     """
-    slack_handler = SlackRequestHandler(build_app(runtime)) if slack_events else None
+    slack_handler = None
+    if slack_events:
+        secret = runtime.settings.slack_signing_secret.get_secret_value()
+        slack_handler = gate(SlackRequestHandler(build_app(runtime)), signing_secret=secret, connection=runtime.redis)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")

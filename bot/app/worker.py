@@ -1,6 +1,7 @@
 """The worker process: reconcile with the ledger, then run RQ jobs from handoff's queues.
 
-A periodic `bot.jobs.tick` job (rescheduled by itself through RQ's scheduler) reconciles again, so work
+A periodic `bot.jobs.tick` job (rescheduled by itself through RQ's scheduler, every
+`HANDOFF_RECONCILE_EVERY` seconds, each run under its own job id) reconciles again, so work
 lost to a crash or a Redis restart is found without a human noticing. The tick lives in Redis, so a
 watchdog thread (on its own connection, which forked jobs never touch) queues a tick at once when
 Redis has lost it, after a restart with its data gone, say.
@@ -26,7 +27,7 @@ from rq.job import Job
 # is what keeps a work horse from spending most of each job importing them again.
 from bot import jobs
 from bot.api import webhooks  # noqa: F401  (preloaded for the work horses)
-from bot.jobs import ensure_tick, schedule_tick
+from bot.jobs import ensure_tick, next_tick_exists, schedule_tick
 from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for the work horses)
 from bot.review.policy_file import resolve_checks
 from bot.review.reconcile import reconcile
@@ -65,8 +66,10 @@ def run_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, burst: boo
     activate(runtime)
     reconcile(runtime)
     if not burst:
-        schedule_tick(runtime.redis)
-        _start_watchdog(runtime)
+        every = runtime.settings.reconcile_every
+        if not next_tick_exists(runtime.redis):
+            schedule_tick(runtime.redis, every=every)
+        _start_watchdog(runtime, every=every)
     worker = build_worker(runtime, queues=queues)
     return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING"))
 
@@ -100,14 +103,14 @@ def preload(runtime: Runtime, *, llm: bool = False) -> None:
         runtime.llm.client()
 
 
-def _start_watchdog(runtime: Runtime) -> None:
+def _start_watchdog(runtime: Runtime, *, every: float) -> None:
     connection = connect(runtime.redis_url)
 
     def watch() -> None:
         while True:
-            time.sleep(WATCHDOG_EVERY)  # a timer, not synchronisation
+            time.sleep(min(WATCHDOG_EVERY, every))  # a timer, not synchronisation
             try:
-                if ensure_tick(connection):
+                if ensure_tick(connection, every=every):
                     log.warning("no reconcile pass was scheduled (Redis lost it?); queued one now")
             except redis.RedisError as exc:
                 log.warning("watchdog could not reach Redis: %s", exc)

@@ -7,6 +7,7 @@ with the status this map gives it. An error the map does not know is a bug and k
 from __future__ import annotations
 
 OK = 0
+TAMPERED = 1  # `verify`: the ledger failed its check (the message names the first bad record)
 BAD_INPUT = 2
 PENDING = 3  # `submit --wait`: no decision within the timeout; the proposal stays pending
 INTERRUPTED = 130

@@ -1,5 +1,5 @@
 """The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
-policy check.
+verify, policy check.
 
 Bad input exits non-zero with one line on stderr that names what is wrong and what to do. Each command
 imports what it needs when it runs, so `handoff --help` or `handoff policy check` never loads Slack, RQ
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     score_eval.add_arguments(sub)
     insights.add_arguments(sub)
     agents.add_arguments(sub)
+    verify = sub.add_parser("verify", help="check the ledger's hash chain and every record sealed into it")
+    verify.add_argument("--head", metavar="SEQ:HASH", help="a chain head saved earlier (report, /metrics, Redis)")
+    verify.set_defaults(func=run_verify)
     policy = sub.add_parser("policy", help="policy tools")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate a policy file")
@@ -162,6 +165,22 @@ def run_submit(args: argparse.Namespace) -> int:
         print(f"handoff submit: no decision for {pid} within {args.timeout:g}s; it is still pending", file=sys.stderr)
         return exit_status.PENDING
     print(decision.model_dump_json())
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+    from bot.store.ledger import Ledger
+
+    settings = Settings.from_env()
+    path = settings.ledger_path
+    if not path.exists():
+        raise UsageError(f"{path}: no ledger there; set HANDOFF_DB to the ledger file")
+    verdict = Ledger(path, read_only=True).verify(args.head)
+    if not verdict.ok:
+        print(f"handoff verify: {path}: {verdict.problem}", file=sys.stderr)
+        return exit_status.TAMPERED
+    print(f"{path}: intact, {verdict.events} events, head {verdict.head}")
     return 0
 
 

@@ -34,6 +34,15 @@ def render_metrics(runtime: Runtime) -> str:
     lines += [f'handoff_queue_depth{{queue="{name}"}} {runtime.queue(name).count}' for name in QUEUES]
     lines += _family("handoff_pending_reviews", "gauge", "Escalated proposals waiting for a human decision.")
     lines.append(f"handoff_pending_reviews {len(runtime.ledger.pending_ids())}")
+    seq, _, digest = runtime.ledger.head().partition(":")
+    lines += _family(
+        "handoff_ledger_chain_head", "gauge", "Sequence number of the ledger's last event; label: its hash."
+    )
+    lines.append(f'handoff_ledger_chain_head{{hash="{digest}"}} {seq}')
+    lines += _family("handoff_quarantined_records", "gauge", "Records set aside by a pass (see handoff report).")
+    lines.append(f"handoff_quarantined_records {len(queries.quarantined(runtime.ledger))}")
+    lines += _family("handoff_refused_proposals_total", "counter", "Submissions refused at intake.")
+    lines.append(f"handoff_refused_proposals_total {queries.refusal_count(runtime.ledger)}")
     lines += _family("handoff_decisions_total", "counter", "Decisions recorded in the ledger, by outcome.")
     outcomes = runtime.ledger.outcome_counts()
     lines += [f'handoff_decisions_total{{outcome="{label(o)}"}} {n}' for o, n in sorted(outcomes.items())]

@@ -52,8 +52,13 @@ def build_report(
         "totals": totals,
         "categories": categories,
     }
+    report["quarantined"] = queries.quarantined(ledger)
+    report["chain_head"] = ledger.head()
     if verify:
-        report["chain_ok"] = ledger.verify_chain()
+        verdict = ledger.verify()
+        report["chain_ok"] = verdict.ok
+        if not verdict.ok:
+            report["chain_problem"] = verdict.problem
     return report
 
 
@@ -139,8 +144,11 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{c['category']}: {mix}{answered}; {c['graduation']['state']}: {c['graduation']['reason']}")
     if any(c["level"] and c["effective_level"] != c["level"] for c in report["categories"]):
         lines.append("* level changed by an applied promotion or demotion (see `handoff graduate`)")
+    for row in report.get("quarantined", []):
+        lines.append(f"quarantined {row['proposal_id']} ({row['stage']}, {row['at']}): {row['error']}")
     if "chain_ok" in report:
-        lines.append(f"ledger hash chain {'intact' if report['chain_ok'] else 'BROKEN'}")
+        state = "intact" if report["chain_ok"] else f"BROKEN: {report.get('chain_problem', '')}"
+        lines.append(f"ledger hash chain {state}; head {report['chain_head']} (save it: `handoff verify --head`)")
     return "\n".join(lines)
 
 

@@ -65,7 +65,7 @@ def status_line(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime
             parts.append(f"Routed to {routed.mention}: {routed.why}")
     needed = runtime.policy.approvals_needed(proposal.category)
     if needed > 1:
-        approvers = runtime.board.approvers(pid)
+        approvers = runtime.ledger.approvers(pid)
         who = ", ".join(f"<@{a}>" for a in approvers)
         parts.append(f"*{len(approvers)} of {needed} approvals*" + (f": {who}" if who else ""))
     if pid in runtime.ledger.held_ids():
@@ -95,7 +95,7 @@ def update_card(runtime: Runtime, pid: str) -> bool:
     card = runtime.ledger.card(pid)
     if proposal is None or card is None or _decided(runtime, pid):
         return False
-    revision = 10 + len(runtime.board.approvers(pid)) + len(runtime.ledger.timers(pid))
+    revision = 10 + len(runtime.ledger.approvers(pid)) + len(runtime.ledger.timers(pid))
     runtime.slack.chat_update(
         channel=card[0],
         ts=card[1],

@@ -1,25 +1,35 @@
 """The one path every decision takes, whether a reviewer clicked, a timer fired or policy decided.
 
-Redis's compare-and-set picks the single winner; the ledger's one-decision-per-proposal key is the
-durable backup; the winner enqueues phase two (`bot.jobs.execute`) under a deterministic job id.
+The ledger picks the single winner in one transaction (a quorum's approvals included) before anything
+is published: only then does Redis carry the decision to the agent, so nobody is told of a decision the
+ledger does not hold. The winner enqueues phase two (`bot.jobs.execute`) under a deterministic job id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass
 
 from bot.jobs import enqueue_execute, enqueue_refresh_card
+from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.store.clock import utcnow
 from bot.store.review_state import Verdict
 from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal, is_policy_reviewer
 from scoring.routing import owner_of
 
+log = logging.getLogger(__name__)
+
 
 class UnknownProposalError(LookupError):
     """A decision for a proposal handoff has no record of."""
+
+
+class NotRecordedError(RuntimeError):
+    """The ledger could not be written, so the decision was not taken (and not published): try again."""
 
 
 @dataclass(frozen=True)
@@ -82,34 +92,32 @@ def decision_for(
 def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> DecideResult:
     """Decide a pending proposal exactly once; a losing caller gets the decision that stands.
 
-    A person's approval in a category needing several counts toward its quorum and decides only
-    when it completes it; a rejection (or a timer, or policy) decides at once. The winner enqueues
-    phase two unless `enqueue` is False (a worker that runs it inline; reconcile covers a crash).
+    The ledger takes the decision first (one transaction picks the single winner); only then is it
+    published on the proposal's stream, so no agent sees a decision the ledger does not hold. A
+    person's approval in a category needing several counts toward its quorum and decides only when it
+    completes it; a rejection (or a timer, or policy) decides at once. Raises NotRecordedError when the
+    ledger cannot be written (nothing is published then). The winner enqueues phase two unless
+    `enqueue` is False (a worker that runs it inline; reconcile covers a crash).
     """
     refusal = _refusal(runtime, decision)
     if refusal:
         return DecideResult(won=False, decision=decision, verdict=Verdict.REFUSED, note=refusal)
     needed = _needed(runtime, decision)
-    fingerprint = action_fingerprint(decision.action)
-    verdict, standing = _attempt(runtime, decision, needed, fingerprint)
-    if verdict is Verdict.UNKNOWN:
-        verdict, standing = _recover(runtime, decision, needed, fingerprint)
-    if verdict is Verdict.LOST:
-        assert standing is not None
-        return DecideResult(won=False, decision=standing, verdict=Verdict.LOST)
+    try:
+        won, standing, approvers = runtime.ledger.decide(
+            decision, needed=needed, fingerprint=action_fingerprint(decision.action)
+        )
+    except sqlite3.Error as exc:
+        log.error("decision on %s not recorded: %s", decision.proposal_id, exc)
+        raise NotRecordedError(str(exc)) from exc
     pid = decision.proposal_id
-    if needed > 1:
-        runtime.ledger.record_approval(pid, reviewer=decision.reviewer, fingerprint=fingerprint)
-    if verdict is Verdict.PROGRESS:
-        approvers = tuple(runtime.board.approvers(pid))
+    if standing is None:
         enqueue_refresh_card(runtime.redis, pid, revision=len(approvers))  # "1 of 2 approvals", from a worker
         return DecideResult(False, decision, Verdict.PROGRESS, approvers=approvers, needed=needed)
-    stored = runtime.ledger.record_decision(decision)
-    runtime.board.expire_decided(pid)
-    if enqueue:
-        enqueue_execute(runtime.redis, pid)
-    won = stored == decision
-    return DecideResult(won=won, decision=stored, verdict=Verdict.WON if won else Verdict.LOST)
+    if won and enqueue:
+        enqueue_execute(runtime.redis, pid)  # before publishing: an agent that hears of it finds phase two queued
+    runtime.board.restore_decided(standing)  # publish, now that the ledger holds it (phase two publishes too)
+    return DecideResult(won=won, decision=standing, verdict=Verdict.WON if won else Verdict.LOST)
 
 
 def is_human_approval(decision: Decision) -> bool:
@@ -131,33 +139,19 @@ def _needed(runtime: Runtime, decision: Decision) -> int:
 
 
 def _refusal(runtime: Runtime, decision: Decision) -> str:
-    """Why the policy does not let this reviewer take this decision ("" when it does)."""
-    if not is_human_approval(decision):
+    """Why the policy does not let this reviewer take this decision ("" when it does): not a reviewer of
+    the category (a redirect adds nobody), or the agent's owner approving where the category forbids it."""
+    if is_policy_reviewer(decision.reviewer):
         return ""
     proposal = runtime.ledger.proposal(decision.proposal_id)
-    category = runtime.policy.category(proposal.category) if proposal else None
-    if proposal is None or category is None or category.owner_may_approve:
+    if proposal is None:
+        raise UnknownProposalError(f"no proposal {decision.proposal_id!r} in the ledger")
+    allowed = permission(runtime, decision.proposal_id, decision.reviewer)
+    if not allowed.allowed:
+        return allowed.reason.removesuffix(" Nothing changed.").removesuffix("; nothing changed.")
+    category = runtime.policy.category(proposal.category)
+    if not is_human_approval(decision) or category is None or category.owner_may_approve:
         return ""
     if owner_of(runtime.policy, proposal.agent) != decision.reviewer:
         return ""
     return f"You own {proposal.agent}, and this category does not let an agent's owner approve its proposals."
-
-
-def _attempt(runtime: Runtime, decision: Decision, needed: int, fingerprint: str) -> tuple[Verdict, Decision | None]:
-    if needed > 1:
-        return runtime.board.vote(decision, needed=needed, fingerprint=fingerprint)
-    return runtime.board.compare_and_decide(decision)
-
-
-def _recover(runtime: Runtime, decision: Decision, needed: int, fingerprint: str) -> tuple[Verdict, Decision | None]:
-    """Redis has no review state (never opened, or Redis restarted empty): rebuild it from the ledger."""
-    pid = decision.proposal_id
-    stored = runtime.ledger.decision(pid)
-    if stored is not None:
-        runtime.board.restore_decided(stored)
-        return Verdict.LOST, stored
-    if runtime.ledger.proposal(pid) is None:
-        raise UnknownProposalError(f"no proposal {pid!r} in the ledger")
-    runtime.board.open_review(pid)
-    runtime.board.restore_approvers(pid, fingerprint, runtime.ledger.approvals(pid, fingerprint))
-    return _attempt(runtime, decision, needed, fingerprint)

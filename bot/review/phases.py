@@ -11,8 +11,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.jobs import enqueue_execute, enqueue_webhook
-from bot.review import assignment, flags, timers
+from rq import get_current_job
+
+from bot.jobs import RETRY_INTERVALS, enqueue_execute, enqueue_webhook
+from bot.review import admission, assignment, flags, timers
 from bot.review.assess import assess_proposal
 from bot.review.decide import decide, decision_for
 from bot.review.graduation import effective_policy
@@ -25,15 +27,23 @@ from scoring.models import Decision, Outcome, Proposal, Route, policy_reviewer
 
 log = logging.getLogger(__name__)
 EXECUTION_CLAIM_TTL = 30 * 86400
+INTERRUPTED = (
+    "the worker running the callback died before it finished, so it may or may not have taken effect; "
+    "it is not run again (at most once): check the action's effect before doing it by hand"
+)
 
 
 def assess(runtime: Runtime, proposal_id: str) -> str:
-    """Store, score and route a submitted proposal; idempotent, so a retry after a crash is safe."""
-    proposal = _stored_proposal(runtime, proposal_id)
+    """Store, score and route a submitted proposal; idempotent, so a retry after a crash is safe.
+
+    A submission that fails intake (see `bot.review.admission`) is refused, and the agent told."""
+    proposal = admission.admit(runtime, proposal_id)
     if proposal is None:
-        log.warning("assess: proposal %s is neither in Redis nor in the ledger", proposal_id)
+        refused = runtime.ledger.refusal(proposal_id) is not None
+        if not refused:
+            log.warning("assess: proposal %s is neither in Redis nor in the ledger", proposal_id)
         runtime.board.done_with_inbox(proposal_id)
-        return "missing"
+        return "refused" if refused else "missing"
     assessment = runtime.ledger.assessment(proposal_id) or runtime.ledger.record_assessment(
         assess_proposal(
             proposal,
@@ -49,6 +59,7 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
             runtime.board.open_review(proposal_id)
             facts = assignment.card_facts(runtime, proposal_id, proposal)
             messages.post_card(runtime, proposal_id, proposal, assessment, facts=facts)
+            _say_recovered(proposal_id)
             timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
             decision = decision_for(
@@ -80,25 +91,25 @@ def _decide_by_policy(runtime: Runtime, decision: Decision, *, callback: str | N
         enqueue_execute(runtime.redis, proposal_id)
 
 
-def _stored_proposal(runtime: Runtime, proposal_id: str) -> Proposal | None:
-    stored = runtime.ledger.proposal(proposal_id)
-    if stored is not None:
-        return stored
-    submission = runtime.board.get_proposal(proposal_id)
-    if submission is None:
-        return None
-    proposal = submission.proposal
-    runtime.ledger.record_proposal(proposal_id, proposal, submitted_at=submission.submitted_at)
-    return proposal
+def _say_recovered(proposal_id: str) -> None:
+    """After RQ retried assess (Slack was down, say), the log says the card is posted now."""
+    job = get_current_job()
+    if job is not None and job.retries_left is not None and job.retries_left < len(RETRY_INTERVALS):
+        failed = len(RETRY_INTERVALS) - job.retries_left
+        log.warning("assess of %s succeeded after %d failed tries: its card is posted", proposal_id, failed)
 
 
 def execute(runtime: Runtime, proposal_id: str) -> str:
-    """Phase two: finalize the card and run the proposal's callback at most once."""
+    """Phase two: finalize the card and run the proposal's callback at most once.
+
+    A run that finds the callback claimed but no outcome recorded (the worker running it died) records the
+    execution as `interrupted` and says so in the card's thread, instead of running it again."""
     proposal = runtime.ledger.proposal(proposal_id)
     decision = runtime.ledger.decision(proposal_id)
     if proposal is None or decision is None:
         log.warning("execute: %s has no recorded proposal or decision", proposal_id)
         return "missing"
+    runtime.board.restore_decided(decision)  # idempotent: the decision is published even if its decider died
     _call_back_agent(runtime, proposal_id, proposal)
     messages.finalize_card(runtime, proposal_id, proposal, decision)
     flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id))
@@ -138,7 +149,8 @@ def _run_callback(runtime: Runtime, proposal: Proposal, decision: Decision) -> t
         return "skipped", f"outcome {decision.outcome.value}: nothing to execute"
     claim = f"handoff:exec-claim:{decision.proposal_id}"
     if not runtime.redis.set(claim, "1", nx=True, ex=EXECUTION_CLAIM_TTL):
-        return "skipped", "already claimed by an earlier run of this job"
+        log.error("the callback of %s was interrupted: an earlier run claimed it and died", decision.proposal_id)
+        return "interrupted", INTERRUPTED
     try:
         result = _load(proposal.callback)(decision)
     except Exception as exc:  # the agent's code: any failure is recorded, never retried blindly

@@ -3,8 +3,8 @@
 Runs when a worker starts and periodically after. It re-enqueues proposals whose `assess` job was
 lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews Redis forgot,
 restores decided state and streams from the ledger, and enqueues phase two for decided proposals
-that have not run it. It also starts the escalation chain of a posted card that has none, restores
-approvals toward a quorum, and re-schedules every timer the ledger still owes (one past due fires at
+that have not run it. It also starts the escalation chain of a posted card that has none and
+re-schedules every timer the ledger still owes (one past due fires at
 once), so no reminder, escalation or expiry is lost with Redis. Every step is idempotent.
 """
 
@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from bot.jobs import enqueue_assess, enqueue_execute, is_assess_live
 from bot.review import timers
-from bot.review.decide import action_fingerprint
+from bot.review.quarantine import is_quarantined, isolated
 from bot.runtime import Runtime
 from bot.slack.messages import card_claim_key
 
 log = logging.getLogger(__name__)
 REPUBLISH_WINDOW = timedelta(days=7)
+HEAD_KEY = "handoff:ledger-head"
 
 
 @dataclass
@@ -39,40 +40,66 @@ class Report:
 
 
 def reconcile(runtime: Runtime) -> Report:
-    """One pass over the inbox, the pending reviews and the unexecuted decisions."""
+    """One pass over the inbox, the pending reviews and the unexecuted decisions; a proposal that fails
+    is quarantined (see `bot.review.quarantine`) and the pass goes on with the others."""
     report = Report()
     if runtime.board.lost_memory():
         report.republished = _republish_recent(runtime)
     for pid in runtime.board.inbox():
-        if runtime.ledger.decision(pid) or runtime.ledger.card(pid):
-            runtime.board.done_with_inbox(pid)
-        elif not is_assess_live(runtime.redis, pid):
-            _reassess(runtime, pid)
-            report.reassessed.append(pid)
+        with isolated(runtime, pid, "reconcile:inbox"):
+            _inbox(runtime, pid, report)
     for pid in runtime.ledger.pending_ids():
-        decided = runtime.board.decided(pid)
-        if decided is not None:  # decided in Redis, but the deciding process died before the ledger write
-            runtime.ledger.record_decision(decided)
-            continue
-        if not runtime.board.is_pending(pid):
-            runtime.board.open_review(pid)
-            _restore_approvers(runtime, pid)
-            report.reopened.append(pid)
-        if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
-            timers.start_chain(runtime, pid)
-        if runtime.ledger.card(pid) is None and not is_assess_live(runtime.redis, pid):
-            _reassess(runtime, pid)
-            report.reassessed.append(pid)
+        with isolated(runtime, pid, "reconcile:pending"):
+            _pending(runtime, pid, report)
     for pid in runtime.ledger.unexecuted_ids():
-        decision = runtime.ledger.decision(pid)
-        if decision is not None:
-            runtime.board.restore_decided(decision)
-            enqueue_execute(runtime.redis, pid)
-            report.reexecuted.append(pid)
+        with isolated(runtime, pid, "reconcile:execute"):
+            decision = runtime.ledger.decision(pid)
+            if decision is not None:
+                runtime.board.restore_decided(decision)
+                enqueue_execute(runtime.redis, pid)
+                report.reexecuted.append(pid)
     report.rescheduled.extend(timers.ensure_jobs(runtime))
+    publish_head(runtime)
     if report:
         log.info("reconcile repaired: %s", report)
     return report
+
+
+def _inbox(runtime: Runtime, pid: str, report: Report) -> None:
+    handled = runtime.ledger.decision(pid) or runtime.ledger.card(pid) or runtime.ledger.refusal(pid)
+    if handled or is_quarantined(runtime, pid):
+        runtime.board.done_with_inbox(pid)
+    elif not is_assess_live(runtime.redis, pid):
+        _reassess(runtime, pid)
+        report.reassessed.append(pid)
+
+
+def _pending(runtime: Runtime, pid: str, report: Report) -> None:
+    runtime.ledger.proposal(pid)  # a record that cannot be read back is quarantined here, not at a click
+    if not runtime.board.is_pending(pid):  # Redis never decides: a decision it holds alone is not trusted
+        runtime.board.open_review(pid)
+        report.reopened.append(pid)
+    if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
+        timers.start_chain(runtime, pid)
+    if runtime.ledger.card(pid) is None and not is_assess_live(runtime.redis, pid):
+        _reassess(runtime, pid)
+        report.reassessed.append(pid)
+
+
+def publish_head(runtime: Runtime) -> None:
+    """Keep the ledger's chain head in Redis, outside the file; say so loudly if the ledger fell behind it."""
+    head = runtime.ledger.head()
+    raw: bytes | None = runtime.redis.get(HEAD_KEY)  # type: ignore[assignment]
+    published = raw.decode() if raw else ""
+    if published and int(published.partition(":")[0]) > int(head.partition(":")[0]):
+        log.error(
+            "the ledger ends at %s but Redis saw it reach %s: events were removed; run `handoff verify --head %s`",
+            head,
+            published,
+            published,
+        )
+        return
+    runtime.redis.set(HEAD_KEY, head)
 
 
 def _republish_recent(runtime: Runtime) -> int:
@@ -82,14 +109,6 @@ def _republish_recent(runtime: Runtime) -> int:
     runtime.board.remember()
     log.warning("Redis had lost handoff's state; republished %d recent decisions from the ledger", restored)
     return restored
-
-
-def _restore_approvers(runtime: Runtime, pid: str) -> None:
-    """Approvals of the proposed action toward a quorum, back from the ledger."""
-    proposal = runtime.ledger.proposal(pid)
-    if proposal is not None:
-        fingerprint = action_fingerprint(proposal.action)
-        runtime.board.restore_approvers(pid, fingerprint, runtime.ledger.approvals(pid, fingerprint))
 
 
 def _reassess(runtime: Runtime, pid: str) -> None:

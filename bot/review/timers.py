@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from bot.jobs import enqueue_timer
 from bot.review import assignment
 from bot.review.decide import decide, make_decision
+from bot.review.quarantine import isolated
 from bot.runtime import Runtime
 from bot.slack.messages import reply_in_thread
 from bot.slack.surfaces import blocks
@@ -81,7 +82,15 @@ def ensure_jobs(runtime: Runtime, pid: str | None = None) -> list[str]:
 
 
 def fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:
-    """One step of a review's chain (the job `bot.jobs.fire_timer`), if it is still due; else a no-op."""
+    """One step of a review's chain (the job `bot.jobs.fire_timer`), if it is still due; else a no-op.
+
+    A proposal whose record cannot be handled is quarantined (see `bot.review.quarantine`)."""
+    with isolated(runtime, proposal_id, f"timer:{step}"):
+        return _fire(runtime, proposal_id, generation, step)
+    return "quarantined"
+
+
+def _fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:
     if runtime.ledger.decision(proposal_id) is not None:
         runtime.ledger.claim_timer(proposal_id, generation=generation, step=step, state="cancelled")
         return "decided"

@@ -7,8 +7,8 @@ per process and thread (SQLite connections must not cross a fork or be shared be
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,23 +19,42 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.store import chain
 from bot.store.clock import utcnow
 from bot.store.migrations import migrate
 from bot.store.rows import MessageRef, ScheduledTimer, TimerRow
 from scoring.models import Assessment, Decision, Proposal
 
-GENESIS = "0" * 64
+log = logging.getLogger(__name__)
 
 
 class Ledger:
     """The one entry object for reading and writing the ledger file at `path`."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = 30.0, read_only: bool = False) -> None:
+        """Open (and migrate) the ledger; `read_only` opens an existing file for reading only (`handoff verify`),
+        `busy_timeout` is how long a write waits for another writer before failing."""
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.read_only = read_only
         self._local = threading.local()
+        if read_only:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._transaction() as db:
             migrate(db)
+        self._report_dangling()
+
+    def _report_dangling(self) -> None:
+        """Rows written while foreign keys were not enforced that point nowhere: said once, never fatal."""
+        dangling: dict[str, int] = {}
+        for table, *_rest in self.db.execute("PRAGMA foreign_key_check").fetchall():
+            dangling[table] = dangling.get(table, 0) + 1
+        if dangling:
+            found = ", ".join(f"{table} ({count})" for table, count in sorted(dangling.items()))
+            log.warning(
+                "%s: rows point at proposals the ledger does not hold (foreign key check): %s", self.path, found
+            )
 
     # -- connection and transactions -------------------------------------------------------
 
@@ -44,10 +63,15 @@ class Ledger:
         """This thread's connection (reopened after a fork)."""
         pid = os.getpid()
         if getattr(self._local, "pid", None) != pid:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            target = f"file:{self.path}?mode=ro" if self.read_only else str(self.path)
+            conn = sqlite3.connect(
+                target, uri=self.read_only, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False
+            )
+            if not self.read_only:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
             self._local.db = sqlite_utils.Database(conn)
             self._local.pid = pid
         db: sqlite_utils.Database = self._local.db
@@ -64,16 +88,15 @@ class Ledger:
             raise
         db.execute("COMMIT")
 
-    def _event(self, db: sqlite_utils.Database, proposal_id: str, kind: str, body: dict[str, Any]) -> None:
-        row = db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        prev = row[0] if row else GENESIS
-        at = utcnow()
-        payload = json.dumps(body, sort_keys=True, default=str)
-        digest = _chain_hash(prev, proposal_id, kind, payload, at)
-        db.execute(
-            "INSERT INTO events (proposal_id, kind, body, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-            [proposal_id, kind, payload, at, prev, digest],
-        )
+    def _event(
+        self,
+        db: sqlite_utils.Database,
+        proposal_id: str,
+        kind: str,
+        body: dict[str, Any],
+        seal: tuple[str, str] | None = None,
+    ) -> None:
+        chain.append(db, proposal_id, kind, body, at=utcnow(), seal=seal)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -96,7 +119,7 @@ class Ledger:
                     utcnow(),
                 ],
             )
-            self._event(db, proposal_id, "proposed", {"category": proposal.category})
+            self._event(db, proposal_id, "proposed", {"category": proposal.category}, ("proposals", proposal_id))
             return True
 
     def record_assessment(self, assessment: Assessment) -> Assessment:
@@ -123,6 +146,7 @@ class Ledger:
                 assessment.proposal_id,
                 "assessed",
                 {"score": assessment.score, "route": assessment.route.value, "fired": fired},
+                ("assessments", assessment.proposal_id),
             )
             return assessment
 
@@ -146,20 +170,44 @@ class Ledger:
             existing = self._decision(db, decision.proposal_id)
             if existing is not None:
                 return existing
-            db.execute(
-                "INSERT INTO decisions (proposal_id, outcome, reviewer, body, decided_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    decision.proposal_id,
-                    decision.outcome.value,
-                    decision.reviewer,
-                    decision.model_dump_json(),
-                    decision.decided_at,
-                ],
-            )
-            self._event(
-                db, decision.proposal_id, "decided", {"outcome": decision.outcome.value, "reviewer": decision.reviewer}
-            )
+            self._insert_decision(db, decision)
             return decision
+
+    def _insert_decision(self, db: sqlite_utils.Database, decision: Decision) -> None:
+        db.execute(
+            "INSERT INTO decisions (proposal_id, outcome, reviewer, body, decided_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                decision.proposal_id,
+                decision.outcome.value,
+                decision.reviewer,
+                decision.model_dump_json(),
+                decision.decided_at,
+            ],
+        )
+        body = {"outcome": decision.outcome.value, "reviewer": decision.reviewer}
+        self._event(db, decision.proposal_id, "decided", body, ("decisions", decision.proposal_id))
+
+    def decide(
+        self, decision: Decision, *, needed: int = 1, fingerprint: str = ""
+    ) -> tuple[bool, Decision | None, tuple[str, ...]]:
+        """Take the one decision of a proposal, in one transaction: (won, the decision that stands, approvers).
+
+        With `needed` > 1 the decision is an approval toward a quorum of the action `fingerprint`: it is
+        recorded, and decides only when `needed` distinct reviewers approved that action (else the decision
+        that stands is None: progress). A proposal decided already returns its decision, unchanged.
+        """
+        with self._transaction() as db:
+            existing = self._decision(db, decision.proposal_id)
+            if existing is not None:
+                return False, existing, ()
+            approvers: tuple[str, ...] = ()
+            if needed > 1:
+                self._approve(db, decision.proposal_id, reviewer=decision.reviewer, fingerprint=fingerprint)
+                approvers = tuple(self._approvers(db, decision.proposal_id, fingerprint))
+                if len(approvers) < needed:
+                    return False, None, approvers
+            self._insert_decision(db, decision)
+            return True, decision, approvers
 
     def record_execution(self, proposal_id: str, *, status: str, detail: str = "") -> None:
         """Record how running a decided action went (`ok`, `error`, `skipped`).
@@ -175,7 +223,38 @@ class Ledger:
                 [proposal_id, status, detail[:4000], utcnow()],
             )
             if db.execute("SELECT changes()").fetchone()[0]:  # the log says only what the table holds
-                self._event(db, proposal_id, "executed", {"status": status})
+                self._event(db, proposal_id, "executed", {"status": status}, ("executions", proposal_id))
+
+    def record_refusal(self, proposal_id: str, *, reason: str, category: str = "", agent: str = "") -> bool:
+        """Record a submission refused at intake (never stored as a proposal); False if already refused."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO refusals (proposal_id, reason, category, agent, at) VALUES (?, ?, ?, ?, ?)",
+                [proposal_id, reason[:4000], category[:100], agent[:100], utcnow()],
+            )
+            if cursor.rowcount:
+                self._event(db, proposal_id, "refused", {"reason": reason[:4000]}, ("refusals", proposal_id))
+            return bool(cursor.rowcount)
+
+    def refusal(self, proposal_id: str) -> str | None:
+        """Why a submission was refused at intake, or None."""
+        row = self.db.execute("SELECT reason FROM refusals WHERE proposal_id = ?", [proposal_id]).fetchone()
+        return str(row[0]) if row else None
+
+    def quarantine(self, proposal_id: str, *, stage: str, error: str) -> bool:
+        """Set a record that a pass could not handle aside; True the first time (so it is logged once)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO quarantine (proposal_id, stage, error, at) VALUES (?, ?, ?, ?)",
+                [proposal_id, stage, error[:2000], utcnow()],
+            )
+            if cursor.rowcount:
+                self._event(db, proposal_id, "quarantined", {"stage": stage, "error": error[:2000]})
+            return bool(cursor.rowcount)
+
+    def quarantined_id(self, proposal_id: str) -> bool:
+        """True when this proposal's record was quarantined."""
+        return self.db.execute("SELECT 1 FROM quarantine WHERE proposal_id = ?", [proposal_id]).fetchone() is not None
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -206,7 +285,8 @@ class Ledger:
         """Escalated proposals that have no decision yet: what reviewers still owe."""
         rows = self.db.execute(
             "SELECT a.proposal_id FROM assessments a LEFT JOIN decisions d USING (proposal_id)"
-            " WHERE a.route = 'escalate' AND d.proposal_id IS NULL ORDER BY a.assessed_at"
+            " WHERE a.route = 'escalate' AND d.proposal_id IS NULL AND a.proposal_id NOT IN (SELECT proposal_id"
+            " FROM quarantine) ORDER BY a.assessed_at"
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -214,7 +294,8 @@ class Ledger:
         """Decided proposals whose phase two has not been recorded."""
         rows = self.db.execute(
             "SELECT d.proposal_id FROM decisions d LEFT JOIN executions e USING (proposal_id)"
-            " WHERE e.proposal_id IS NULL ORDER BY d.decided_at"
+            " WHERE e.proposal_id IS NULL AND d.proposal_id NOT IN (SELECT proposal_id FROM quarantine)"
+            " ORDER BY d.decided_at"
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -235,15 +316,16 @@ class Ledger:
         return {r[0]: r[1] for r in rows}
 
     def verify_chain(self) -> bool:
-        """True when every event's hash matches its content and its predecessor's hash."""
-        prev = GENESIS
-        for _seq, pid, kind, body, at, prev_hash, digest in self.db.execute(
-            "SELECT seq, proposal_id, kind, body, at, prev_hash, hash FROM events ORDER BY seq"
-        ):
-            if prev_hash != prev or digest != _chain_hash(prev, pid, kind, body, at):
-                return False
-            prev = digest
-        return True
+        """True when every event links to its predecessor and every sealed record matches its event."""
+        return self.verify().ok
+
+    def verify(self, saved_head: str | None = None) -> chain.Verdict:
+        """The chain checked link by link and record by record, and against `saved_head` (`SEQ:HASH`) if given."""
+        return chain.verify(self.db, saved_head=saved_head)
+
+    def head(self) -> str:
+        """The chain's head, `SEQ:HASH`: publish it outside the file to detect a truncated log later."""
+        return chain.head(self.db)
 
     @staticmethod
     def _assessment(db: sqlite_utils.Database, proposal_id: str) -> Assessment | None:
@@ -260,11 +342,12 @@ class Ledger:
     def record_escalation_step(self, proposal_id: str, kind: str, target: str, detail: str = "") -> None:
         """Record one step of a proposal's escalation path: who was `asked`, `reminded`, `escalated` to."""
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES (?, ?, ?, ?, ?)",
                 [proposal_id, kind, target, detail[:2000], utcnow()],
             )
-            self._event(db, proposal_id, f"escalation_{kind}", {"target": target, "detail": detail[:2000]})
+            body = {"target": target, "detail": detail[:2000]}
+            self._event(db, proposal_id, f"escalation_{kind}", body, ("escalation_steps", str(cursor.lastrowid)))
 
     def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "") -> bool:
         """Flag an action that ran without review as wrong; False when it was flagged already."""
@@ -391,7 +474,7 @@ class Ledger:
         rows = self.db.execute(
             "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
             " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
-            " ORDER BY t.due_at"
+            " AND t.proposal_id NOT IN (SELECT proposal_id FROM quarantine) ORDER BY t.due_at"
         ).fetchall()
         return [ScheduledTimer(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
@@ -403,25 +486,32 @@ class Ledger:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def record_approval(self, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
-        """Record one reviewer's approval of an action (by fingerprint) toward the category's quorum."""
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?)",
-                [proposal_id, reviewer, fingerprint, utcnow()],
-            )
-            if cursor.rowcount:
-                self._event(db, proposal_id, "approval", {"reviewer": reviewer, "fingerprint": fingerprint})
+    def _approve(self, db: sqlite_utils.Database, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
+        """One reviewer's approval of an action (by fingerprint) toward the category's quorum; once each."""
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?)",
+            [proposal_id, reviewer, fingerprint, utcnow()],
+        )
+        if cursor.rowcount:
+            body = {"reviewer": reviewer, "fingerprint": fingerprint}
+            self._event(db, proposal_id, "approval", body, ("approvals", f"{proposal_id}:{fingerprint}:{reviewer}"))
 
     def approvals(self, proposal_id: str, fingerprint: str) -> list[str]:
         """Reviewers who approved this exact action so far, oldest first."""
-        rows = self.db.execute(
-            "SELECT reviewer FROM approvals WHERE proposal_id = ? AND fingerprint = ? ORDER BY at",
+        return self._approvers(self.db, proposal_id, fingerprint)
+
+    def approvers(self, proposal_id: str) -> list[str]:
+        """Reviewers who approved the most recently approved action of a proposal (what the card shows), sorted."""
+        row = self.db.execute(
+            "SELECT fingerprint FROM approvals WHERE proposal_id = ? ORDER BY at DESC, rowid DESC LIMIT 1",
+            [proposal_id],
+        ).fetchone()
+        return sorted(self._approvers(self.db, proposal_id, row[0])) if row else []
+
+    @staticmethod
+    def _approvers(db: sqlite_utils.Database, proposal_id: str, fingerprint: str) -> list[str]:
+        rows = db.execute(
+            "SELECT reviewer FROM approvals WHERE proposal_id = ? AND fingerprint = ? ORDER BY at, rowid",
             [proposal_id, fingerprint],
         ).fetchall()
         return [r[0] for r in rows]
-
-
-def _chain_hash(prev: str, proposal_id: str, kind: str, body: str, at: str) -> str:
-    material = json.dumps([prev, proposal_id, kind, body, at]).encode()
-    return hashlib.sha256(material).hexdigest()

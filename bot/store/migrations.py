@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.store import chain
+from bot.store.clock import utcnow
+
 
 def _initial_tables(db: sqlite_utils.Database) -> None:
     db.execute(
@@ -118,12 +121,31 @@ def _agent_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX webhook_deliveries_by_proposal ON webhook_deliveries (proposal_id)")
 
 
+def _intake_tables(db: sqlite_utils.Database) -> None:
+    """Proposals refused at intake (never stored as proposals) and records quarantined by a pass."""
+    db.execute(
+        "CREATE TABLE refusals (proposal_id TEXT PRIMARY KEY, reason TEXT NOT NULL, category TEXT NOT NULL,"
+        " agent TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE quarantine (proposal_id TEXT PRIMARY KEY, stage TEXT NOT NULL, error TEXT NOT NULL,"
+        " at TEXT NOT NULL)"
+    )
+
+
+def _seal_records(db: sqlite_utils.Database) -> None:
+    """Seal the rows written before records were sealed into the hash chain (trusted as they are now)."""
+    chain.seal_all(db, at=utcnow())
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
     _review_chain_tables,
     _confirmation_table,
     _agent_tables,
+    _intake_tables,
+    _seal_records,
 ]
 
 

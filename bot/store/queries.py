@@ -285,3 +285,14 @@ def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str)
 
 def _json(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def refusal_count(ledger: Ledger) -> int:
+    """How many submissions were refused at intake."""
+    return int(ledger.db.execute("SELECT COUNT(*) FROM refusals").fetchone()[0])
+
+
+def quarantined(ledger: Ledger) -> list[dict[str, str]]:
+    """Every quarantined record, oldest first: proposal_id, stage, error, at (for an operator)."""
+    rows = ledger.db.execute("SELECT proposal_id, stage, error, at FROM quarantine ORDER BY at").fetchall()
+    return [dict(zip(("proposal_id", "stage", "error", "at"), row, strict=True)) for row in rows]

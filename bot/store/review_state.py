@@ -1,8 +1,9 @@
-"""Redis coordination: submitted proposals, the exactly-once decision, and the decision streams.
+"""Redis coordination: submitted proposals, pending reviews, and the decision streams.
 
-One Lua compare-and-set moves a review from pending to decided and appends the decision to the
-proposal's stream in the same atomic step, so two reviewers clicking at once cannot both win, and an
-agent reading the stream from `0-0` sees the decision however late it starts waiting.
+The ledger takes each decision (one transaction picks the single winner, see `Ledger.decide`); only
+then is it published here: one Lua script marks the review decided and appends the decision to the
+proposal's stream, so an agent reading the stream from `0-0` sees it however late it starts waiting,
+and never sees a decision the ledger does not hold.
 """
 
 from __future__ import annotations
@@ -22,35 +23,6 @@ MARKER = PREFIX + "state-marker"
 DECIDED_TTL = 7 * 86400  # as long as reconcile republishes decisions after Redis loses them
 STREAM_BLOCK_MS = 5_000  # kept below the client's socket timeout (redis_server.SOCKET_TIMEOUT)
 
-_DECIDE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'pending' then
-  redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
-  redis.call('XADD', KEYS[2], '*', 'decision', ARGV[1])
-  return {'won', ARGV[1]}
-elseif status == 'decided' then
-  return {'lost', redis.call('HGET', KEYS[1], 'decision')}
-end
-return {'unknown', ''}
-"""
-
-# A human approval toward a quorum: KEYS review, stream, approvers; ARGV decision, reviewer, needed, fingerprint.
-# A different action (an edit) starts the count again; a repeated reviewer counts once.
-_VOTE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'decided' then return {'lost', redis.call('HGET', KEYS[1], 'decision')} end
-if status ~= 'pending' then return {'unknown', ''} end
-if redis.call('HGET', KEYS[1], 'action') ~= ARGV[4] then
-  redis.call('DEL', KEYS[3])
-  redis.call('HSET', KEYS[1], 'action', ARGV[4])
-end
-redis.call('SADD', KEYS[3], ARGV[2])
-if redis.call('SCARD', KEYS[3]) < tonumber(ARGV[3]) then return {'progress', ''} end
-redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'decision', ARGV[1])
-return {'won', ARGV[1]}
-"""
-
 _RESTORE = """
 if redis.call('HGET', KEYS[1], 'status') == 'decided' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'decided', 'decision', ARGV[1])
@@ -60,11 +32,10 @@ return 1
 
 
 class Verdict(StrEnum):
-    """How a compare-and-set ended: this caller decided, someone else had, or Redis knows no review."""
+    """How a decision attempt ended: this caller decided, someone else had, progress, or refused."""
 
     WON = "won"
     LOST = "lost"
-    UNKNOWN = "unknown"
     PROGRESS = "progress"  # an approval recorded toward a quorum that is not reached yet
     REFUSED = "refused"  # not counted: the policy forbids this reviewer this outcome (nothing changed)
 
@@ -90,9 +61,7 @@ class Board:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._decide = client.register_script(_DECIDE)
         self._restore = client.register_script(_RESTORE)
-        self._vote = client.register_script(_VOTE)
 
     def lost_memory(self) -> bool:
         """True when this Redis has never been marked by handoff, or was emptied since."""
@@ -132,31 +101,6 @@ class Board:
 
     def is_pending(self, proposal_id: str) -> bool:
         return self.redis.hget(review_key(proposal_id), "status") == b"pending"
-
-    def compare_and_decide(self, decision: Decision) -> tuple[Verdict, Decision | None]:
-        """Atomically decide a pending review; returns the verdict and the decision that stands."""
-        pid = decision.proposal_id
-        verdict, body = self._decide(keys=[review_key(pid), stream_key(pid)], args=[decision.model_dump_json()])
-        outcome = Verdict(verdict.decode())
-        return outcome, (Decision.model_validate_json(body) if body else None)
-
-    def vote(self, decision: Decision, *, needed: int, fingerprint: str) -> tuple[Verdict, Decision | None]:
-        """Atomically add the decision's reviewer to the approvers of `fingerprint`'s action; the vote that
-        brings them to `needed` decides (WON), earlier ones return PROGRESS."""
-        pid = decision.proposal_id
-        keys = [review_key(pid), stream_key(pid), approvers_key(pid)]
-        verdict, body = self._vote(keys=keys, args=[decision.model_dump_json(), decision.reviewer, needed, fingerprint])
-        outcome = Verdict(verdict.decode())
-        return outcome, (Decision.model_validate_json(body) if body else None)
-
-    def approvers(self, proposal_id: str) -> list[str]:
-        """The reviewers whose approvals count toward the pending quorum, sorted."""
-        return sorted(m.decode() for m in self.redis.smembers(approvers_key(proposal_id)))  # type: ignore[union-attr]
-
-    def restore_approvers(self, proposal_id: str, fingerprint: str, reviewers: list[str]) -> None:
-        """Re-create the approvers of a pending review from the ledger after Redis lost them."""
-        if reviewers and self.redis.hsetnx(review_key(proposal_id), "action", fingerprint):
-            self.redis.sadd(approvers_key(proposal_id), *reviewers)
 
     def expire_decided(self, proposal_id: str) -> None:
         """Let a decided proposal's keys go after DECIDED_TTL (Redis runs with noeviction; the ledger keeps all)."""

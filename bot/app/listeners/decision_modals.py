@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.app.listeners.reviews import authorized, decide_as, is_still_open, same_args, submission
-from bot.review import assignment, timers
+from bot.review import assignment, authz, timers
 from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces import blocks, edits, modals
@@ -77,7 +77,9 @@ def register(app: App, runtime: Runtime) -> None:
     def redirect_submitted(ack: Ack, body: dict[str, Any]) -> None:
         pid, channel, user, values = submission(body)
         redirect, errors = modals.parse_redirect(values)
-        if redirect is None:
+        if redirect is not None and redirect.kind == "person":
+            errors = _redirect_errors(runtime, pid, redirect.target)
+        if redirect is None or errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
@@ -86,8 +88,20 @@ def register(app: App, runtime: Runtime) -> None:
         if redirect.kind == "agent":
             decide_as(runtime, pid, Outcome.REDIRECT, user=user, channel=channel, comment=redirect.target)
         elif is_still_open(runtime, pid, user, channel) and redirect.kind == "person":
-            timers.restart_chain(runtime, pid, redirect.target)  # reminders now go to them, and they may decide
+            timers.restart_chain(runtime, pid, redirect.target)  # reminders now go to them (a reviewer already)
             messages.hand_to_person(runtime, pid, person=redirect.target, by=user)
         elif is_still_open(runtime, pid, user, channel) and (proposal := runtime.ledger.proposal(pid)):
             facts = assignment.card_facts(runtime, pid, proposal)
             messages.hand_to_channel(runtime, pid, channel=redirect.target, by=user, facts=facts)
+
+
+def _redirect_errors(runtime: Runtime, pid: str, person: str) -> dict[str, str]:
+    """A redirect passes a review to another of its reviewers; it never adds one (see docs/routing.md)."""
+    if authz.permission(runtime, pid, person).allowed:
+        return {}
+    proposal = runtime.ledger.proposal(pid)
+    category = proposal.category if proposal else "this category"
+    return {
+        blocks.PERSON_BLOCK: f"They are not a reviewer for {category}, so they could not decide it. "
+        "Pick one of its reviewers, or redirect to a channel."
+    }

@@ -17,10 +17,11 @@ from slack_bolt import Ack, App
 
 from bot.app.listeners.payloads import clicked
 from bot.review import authz
-from bot.review.decide import decide, make_decision
+from bot.review.decide import NotRecordedError, decide, make_decision
 from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces import blocks, edits, modals, source_material
+from bot.slack.surfaces.blocks import escape
 from scoring.models import Outcome, Proposal
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,21 @@ def is_still_open(runtime: Runtime, pid: str, user: str, channel: str) -> bool:
     return False
 
 
+def not_recorded(outcome: Outcome, exc: Exception) -> str:
+    """What a reviewer is told when the ledger could not take their decision."""
+    return (
+        f"Your {outcome.value} was not recorded: the ledger could not be written ({escape(str(exc)[:200])}). "
+        "Nothing changed and nobody was told; try again in a moment."
+    )
+
+
 def decide_as(runtime: Runtime, pid: str, outcome: Outcome, *, user: str, channel: str, **fields: Any) -> None:
     decision = make_decision(runtime, pid, outcome, reviewer=user, **fields)
-    result = decide(runtime, decision)
+    try:
+        result = decide(runtime, decision)
+    except NotRecordedError as exc:
+        if channel:
+            messages.tell(runtime, channel=channel, user=user, text=not_recorded(outcome, exc))
+        return
     if not result.won and channel:
         authz.tell(runtime, channel=channel, user=user, result=result)  # refused, counted toward quorum, or late

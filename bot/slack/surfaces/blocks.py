@@ -55,6 +55,15 @@ NOTE_MAX = 2000
 _ALERT = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 _BACKTICK = "\u02cb"  # modifier letter grave accent: looks like ` but opens no code span
 _ZWSP = "\u200b"
+# Look-alikes that open no bold, italic or strikethrough (asterisk operator, modifier low macron, tilde
+# operator), for the markers that could: those not inside a word (`customer_email` stays as it is).
+_LOOKALIKE = {"*": "\u2217", "_": "\u02cd", "~": "\u223c"}
+_MARKER = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])")
+# Characters that reorder text (bidi controls), hide it (zero-width, soft hyphen, BOM) or are control codes.
+_HIDDEN = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def slack_len(text: str) -> int:
@@ -62,15 +71,23 @@ def slack_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def reveal(text: str) -> str:
+    """Untrusted text with every character that could reorder or hide what a reviewer reads made visible
+    as `[U+202E]` (bidi overrides and isolates, zero-width characters, control codes)."""
+    return _HIDDEN.sub(lambda match: f"[U+{ord(match.group()):04X}]", text)
+
+
 def escape(text: str) -> str:
-    """Inline mrkdwn for untrusted text: no mentions, no hidden links, no code spans or fences."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _ALERT.sub("@" + _ZWSP, text).replace("`", _BACKTICK)
+    """Inline mrkdwn for untrusted text: no mentions, no hidden links, no code spans or fences, no bold,
+    italic or strikethrough (look-alike characters show the text as written), nothing hidden or reordered."""
+    text = reveal(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _ALERT.sub("@" + _ZWSP, text).replace("`", _BACKTICK)
+    return _MARKER.sub(lambda match: _LOOKALIKE[match.group()], text)
 
 
 def code(text: str) -> str:
-    """Untrusted text inside a code block: escaped, its backticks unable to close the fence."""
-    inner = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text inside a code block: escaped, its backticks unable to close the fence, nothing hidden."""
+    inner = reveal(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     inner = _ALERT.sub("@" + _ZWSP, inner).replace("`", f"{_ZWSP}`{_ZWSP}")
     return f"```{inner}```"
 
@@ -124,8 +141,8 @@ def mrkdwn(text: str) -> dict[str, Any]:
 
 
 def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
-    """A plain_text object (never parsed for mentions or links), cut visibly to `limit`."""
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": False}
+    """A plain_text object (never parsed for mentions, links or formatting), nothing hidden, cut visibly."""
+    return {"type": "plain_text", "text": clip(reveal(text), limit) or " ", "emoji": False}
 
 
 def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool) -> dict[str, Any]:

@@ -1,0 +1,139 @@
+"""The ledger's hash chain: every event links to the one before, and every record that matters is sealed
+into it by the digest of its stored row.
+
+`append` adds an event (with `seal`, the digest of a row just written in the same transaction);
+`verify` walks the chain, recomputes each sealed row's digest, and checks the chain against a head
+saved elsewhere (Redis, `/metrics`, `handoff report`), which is what catches a truncated log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+GENESIS = "0" * 64
+# Each sealed table: (its key expression, the columns its digest covers, in order).
+SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "proposals": ("id", ("id", "category", "agent", "summary", "body", "submitted_at")),
+    "assessments": ("proposal_id", ("proposal_id", "score", "route", "policy_version", "body")),
+    "decisions": ("proposal_id", ("proposal_id", "outcome", "reviewer", "body", "decided_at")),
+    "executions": ("proposal_id", ("proposal_id", "status", "detail", "executed_at")),
+    "escalation_steps": ("seq", ("seq", "proposal_id", "kind", "target", "detail", "at")),
+    "approvals": ("proposal_id || ':' || fingerprint || ':' || reviewer", ("proposal_id", "reviewer", "fingerprint")),
+    "refusals": ("proposal_id", ("proposal_id", "reason", "category", "agent", "at")),
+}
+
+
+def link_hash(prev: str, proposal_id: str, kind: str, body: str, at: str) -> str:
+    """The hash of one event, chained to its predecessor's."""
+    return hashlib.sha256(json.dumps([prev, proposal_id, kind, body, at]).encode()).hexdigest()
+
+
+def row_digest(db: sqlite_utils.Database, table: str, key: str) -> str | None:
+    """The digest of a sealed table's row as stored now, or None when there is no such row."""
+    key_sql, columns = SEALED[table]
+    query = f"SELECT {', '.join(columns)} FROM {table} WHERE {key_sql} = ?"  # noqa: S608 - constants only
+    row = db.execute(query, [key]).fetchone()
+    if row is None:
+        return None
+    return hashlib.sha256(json.dumps([table, list(row)], default=str).encode()).hexdigest()
+
+
+def append(
+    db: sqlite_utils.Database,
+    proposal_id: str,
+    kind: str,
+    body: dict[str, Any],
+    *,
+    at: str,
+    seal: tuple[str, str] | None = None,
+) -> None:
+    """Append an event; `seal` = (table, key) adds the digest of that row, written in this transaction."""
+    if seal is not None:
+        table, key = seal
+        body = {**body, "record": table, "key": str(key), "digest": row_digest(db, table, str(key))}
+    row = db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    prev = row[0] if row else GENESIS
+    payload = json.dumps(body, sort_keys=True, default=str)
+    db.execute(
+        "INSERT INTO events (proposal_id, kind, body, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+        [proposal_id, kind, payload, at, prev, link_hash(prev, proposal_id, kind, payload, at)],
+    )
+
+
+def seal_all(db: sqlite_utils.Database, *, at: str) -> int:
+    """Seal every row of the sealed tables (a ledger written before rows were sealed); returns how many."""
+    count = 0
+    for table, (key_sql, _columns) in SEALED.items():
+        for (key,) in db.execute(f"SELECT {key_sql} FROM {table}").fetchall():  # noqa: S608 - constants only
+            append(db, "", "sealed", {}, at=at, seal=(table, str(key)))
+            count += 1
+    return count
+
+
+def head(db: sqlite_utils.Database) -> str:
+    """The chain's head as `SEQ:HASH` (`0:` and the genesis hash for an empty ledger)."""
+    row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return f"{row[0]}:{row[1]}" if row else f"0:{GENESIS}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify` found: `problem` names the first bad record ("" when the ledger is intact)."""
+
+    problem: str
+    head: str
+    events: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def verify(db: sqlite_utils.Database, *, saved_head: str | None = None) -> Verdict:
+    """Check every link, every sealed row, and (given one) a head saved outside the file."""
+    prev, count, sealed = GENESIS, 0, {}
+    for seq, pid, kind, body, at, prev_hash, digest in db.execute(
+        "SELECT seq, proposal_id, kind, body, at, prev_hash, hash FROM events ORDER BY seq"
+    ):
+        count += 1
+        if prev_hash != prev:
+            return Verdict(f"event #{seq} ({kind} {pid}): does not link to the event before it", head(db), count)
+        if digest != link_hash(prev, pid, kind, body, at):
+            return Verdict(f"event #{seq} ({kind} {pid}): its hash does not match its content", head(db), count)
+        prev = digest
+        data = json.loads(body)
+        if isinstance(data, dict) and "record" in data:
+            sealed[(data["record"], data["key"])] = (seq, data["digest"])
+    problem = (_check_head(db, saved_head) if saved_head else "") or _check_rows(db, sealed)
+    return Verdict(problem, head(db), count)
+
+
+def _check_rows(db: sqlite_utils.Database, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
+    for table, (key_sql, _columns) in SEALED.items():
+        for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid").fetchall():  # noqa: S608
+            entry = sealed.get((table, str(key)))
+            if entry is None:
+                return f"{table} row {key}: not in the hash chain (added outside handoff, or its event was removed)"
+            if row_digest(db, table, str(key)) != entry[1]:
+                return f"{table} row {key}: changed since event #{entry[0]} sealed it"
+    for (table, key), (seq, _digest) in sealed.items():
+        if row_digest(db, table, key) is None:
+            return f"{table} row {key}: sealed by event #{seq} but missing from the table"
+    return ""
+
+
+def _check_head(db: sqlite_utils.Database, saved: str) -> str:
+    seq_text, _, digest = saved.partition(":")
+    if not seq_text.isdigit() or len(digest) != 64:
+        return f"--head {saved!r} is not SEQ:HASH as `handoff report` prints it"
+    row = db.execute("SELECT hash FROM events WHERE seq = ?", [int(seq_text)]).fetchone()
+    if row is None:
+        return f"event #{seq_text} of the saved head is missing: the log was truncated (now ends at {head(db)})"
+    if row[0] != digest:
+        return f"event #{seq_text}: its hash differs from the saved head (the log was rewritten from there)"
+    return ""
