@@ -136,9 +136,9 @@ def _decision(pid: str) -> Any:
 # -- (b) intake -----------------------------------------------------------------------------------
 
 
-async def intake_http(bench: Bench, n: int, concurrency: int) -> float:
+async def intake_http(bench: Bench, n: int, concurrency: int, prefix: str = "http") -> float:
     """Proposals per second through POST /v1/proposals, `concurrency` keep-alive connections."""
-    bodies = [json.dumps(proposal(i, "http")).encode() for i in range(n)]
+    bodies = [json.dumps(proposal(i, prefix)).encode() for i in range(n)]
     clients = [Http("127.0.0.1", bench.port, bench.token) for _ in range(concurrency)]
 
     async def submitter(client: Http, mine: list[bytes]) -> None:
@@ -232,8 +232,7 @@ def run(args: argparse.Namespace) -> int:
         alone_pids = [f"alone-{i}" for i in range(args.alone)]
         pids = [f"wait-{i}" for i in range(args.waiters)]
         submit_for_waiting(bench, alone_pids + pids)
-        warm = asyncio.run(intake_http(bench, 50, 4))  # imports, first connections
-        del warm
+        asyncio.run(intake_http(bench, 50, 4, prefix="warm-up"))  # imports, first connections
         bench.memory["idle"] = rss_mb(bench.web_pid)
         alone = [asyncio.run(wait_all(bench, [pid], args.rate))[pid] for pid in alone_pids]
         bench.memory["idle"] = min(bench.memory["idle"], rss_mb(bench.web_pid))

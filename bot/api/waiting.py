@@ -23,7 +23,7 @@ class DecisionWaiter:
     """Async waits on decision streams over one pool of Redis connections (one per waiting request)."""
 
     def __init__(self, redis_url: str) -> None:
-        self._client = redis.asyncio.Redis.from_url(
+        self.client = redis.asyncio.Redis.from_url(
             redis_url, socket_timeout=SOCKET_TIMEOUT, max_connections=MAX_WAITERS
         )
 
@@ -34,9 +34,9 @@ class DecisionWaiter:
         while True:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
-                reply: Any = await self._client.xread({key: "0-0"}, count=1)
+                reply: Any = await self.client.xread({key: "0-0"}, count=1)
             else:
-                reply = await self._client.xread({key: "0-0"}, count=1, block=min(BLOCK_CHUNK_MS, remaining_ms))
+                reply = await self.client.xread({key: "0-0"}, count=1, block=min(BLOCK_CHUNK_MS, remaining_ms))
             if reply:
                 _stream, entries = reply[0]
                 return bytes(entries[0][1][b"decision"])
@@ -44,4 +44,4 @@ class DecisionWaiter:
                 return None
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self.client.aclose()

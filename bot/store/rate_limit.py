@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import redis
+import redis.asyncio
 
 from bot.store.review_state import PREFIX
 
@@ -27,14 +27,15 @@ return {0, math.ceil((1 - tokens) * 1000 / rate)}
 
 
 class RateLimiter:
-    """`rate` requests per second per key, with bursts of up to `capacity`."""
+    """`rate` requests per second per key, with bursts of up to `capacity`, on an asyncio Redis client (the
+    web process checks it on its event loop)."""
 
-    def __init__(self, client: redis.Redis, *, rate: float, capacity: float) -> None:
+    def __init__(self, client: redis.asyncio.Redis, *, rate: float, capacity: float) -> None:
         self.rate = rate
         self.capacity = capacity
         self._take = client.register_script(_TAKE)
 
-    def take(self, key: str) -> float:
-        """Take a token for `key`: 0 when allowed, else the seconds to wait before one is available."""
-        taken, wait_ms = self._take(keys=[f"{PREFIX}rate:{key}"], args=[self.rate, self.capacity])
+    async def take(self, key: str) -> float:
+        """Take a token for `key`: 0 when allowed, else the whole seconds to wait before one is available."""
+        taken, wait_ms = await self._take(keys=[f"{PREFIX}rate:{key}"], args=[self.rate, self.capacity])
         return 0.0 if int(taken) else max(1, math.ceil(int(wait_ms) / 1000))
