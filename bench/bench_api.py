@@ -103,9 +103,8 @@ async def wait_all(bench: Bench, pids: list[str], rate: float) -> dict[str, floa
     await _until(lambda: _blocked(board) >= len(pids), timeout=120, what=f"{len(pids)} parked long-polls")
     bench.memory["parked"] = rss_mb(bench.web_pid)
     for pid in pids:
-        board.open_review(pid)
         published[pid] = time.perf_counter()
-        board.compare_and_decide(_decision(pid))
+        board.restore_decided(_decision(pid))  # sets decided and appends to the stream, as deciding does
         await asyncio.sleep(1 / rate)  # the publishing pace; the waiters run meanwhile
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
     for client in clients:
