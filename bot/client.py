@@ -87,6 +87,10 @@ class Client:
             return HttpClient(HttpTransport(url, token or ""), policy=policy)
         return cls(connect(url), policy=policy)
 
+    def close(self) -> None:
+        """Close this client's Redis connections."""
+        self.board.redis.close()
+
     def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
         """Queue a proposal for review and return its id at once; resubmitting an id is a no-op."""
         parsed = parse_proposal(proposal, policy=self.policy)

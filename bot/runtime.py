@@ -40,6 +40,13 @@ class Runtime:
         """One of handoff's RQ queues on this runtime's Redis."""
         return queue_on(self.redis, name)
 
+    def close(self) -> None:
+        """Release the connections this runtime holds (Redis, the ledger, Claude's HTTP pool)."""
+        if self.llm is not None:
+            self.llm.close()
+        self.redis.close()
+        self.ledger.close()
+
 
 _active: Runtime | None = None
 

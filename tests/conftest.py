@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot.sandbox.slack_api import SlackStandIn
 from bot.sandbox.slack_socket import SocketModeStandIn
 from bot.settings import Settings
 from bot.store.queues import QUEUES
+from scoring.policy import Policy
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "test-signing-secret-0000"
@@ -85,8 +87,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    wait_until(lambda: _pings(client), timeout=15, what="redis-server to answer")
+    with redis.Redis.from_url(url) as client:
+        wait_until(lambda: _pings(client), timeout=15, what="redis-server to answer")
     yield url
     proc.terminate()
     proc.wait(timeout=10)
@@ -100,11 +102,11 @@ def _pings(client: redis.Redis) -> bool:
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> redis.Redis:
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     """A client on a freshly emptied database."""
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    return client
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+        yield client
 
 
 @pytest.fixture
@@ -126,12 +128,22 @@ def settings(tmp_path: Path, slack: SlackStandIn, redis_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis) -> Runtime:
-    """The wired runtime, activated for in-process job functions."""
-    rt = build_runtime(settings, redis_url=settings.redis_url or "")
+@contextmanager
+def activated(settings: Settings, *, policy: Policy | None = None) -> Iterator[Runtime]:
+    """A runtime built from `settings`, activated for in-process job functions, closed at the end."""
+    rt = build_runtime(settings, redis_url=settings.redis_url or "", policy=policy)
     activate(rt)
-    return rt
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
+    """The wired runtime, activated for in-process job functions."""
+    with activated(settings) as rt:
+        yield rt
 
 
 def work(runtime: Runtime) -> None:

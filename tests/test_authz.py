@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 import redis
 
-from bot.app.wiring import build_runtime
-from bot.runtime import Runtime, activate
+from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
 from bot.slack.surfaces import blocks
 from bot.slack.usergroups import members
 from scoring.policy import parse_policy
-from tests.conftest import wait_until, work
+from tests.conftest import activated, wait_until, work
 
 POLICY = """
 channel: "#reviews"
@@ -35,11 +35,10 @@ categories:
 
 
 @pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis) -> Runtime:
+def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
     """A runtime on the test policy above."""
-    rt = build_runtime(settings, redis_url=settings.redis_url or "", policy=parse_policy(POLICY))
-    activate(rt)
-    return rt
+    with activated(settings, policy=parse_policy(POLICY)) as rt:
+        yield rt
 
 
 def proposal(category: str, agent: str = "refund-bot") -> dict[str, Any]:

@@ -32,10 +32,10 @@ def test_second_process_joins_the_first_ones_server_and_the_owner_stops_it(tmp_p
 
 def test_embedded_server_keeps_data_across_restarts(tmp_path: Path) -> None:
     """The embedded server writes an append-only file under the data directory, so a restart keeps state."""
-    with redis_url_for(None, tmp_path) as url:
-        redis.Redis.from_url(url).set("handoff:test", "kept")
-    with redis_url_for(None, tmp_path) as url:
-        assert redis.Redis.from_url(url).get("handoff:test") == b"kept"
+    with redis_url_for(None, tmp_path) as url, redis.Redis.from_url(url) as client:
+        client.set("handoff:test", "kept")
+    with redis_url_for(None, tmp_path) as url, redis.Redis.from_url(url) as client:
+        assert client.get("handoff:test") == b"kept"
 
 
 def test_submit_and_worker_run_on_the_embedded_default(tmp_path: Path, slack: SlackStandIn) -> None:

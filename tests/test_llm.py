@@ -7,6 +7,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,8 +69,9 @@ def standin() -> Iterator[AnthropicStandIn]:
 
 
 @pytest.fixture
-def llm(standin: AnthropicStandIn) -> SoftSignals:
-    return SoftSignals(anthropic.Anthropic(api_key=KEY, base_url=standin.url))
+def llm(standin: AnthropicStandIn) -> Iterator[SoftSignals]:
+    with closing(SoftSignals(anthropic.Anthropic(api_key=KEY, base_url=standin.url))) as signals:
+        yield signals
 
 
 def soft_of(assessment: Any) -> dict[str, Any]:
@@ -195,9 +197,9 @@ def test_answer_that_breaks_the_schema_fails_closed(standin: AnthropicStandIn, l
 
 def test_slow_answer_past_the_deadline_escalates(standin: AnthropicStandIn) -> None:
     """The SDK's timeout is the remaining deadline; a call that outlives it fails closed."""
-    llm = SoftSignals(anthropic.Anthropic(api_key=KEY, base_url=standin.url))
-    standin.fail_next(Fault.slow(30))
-    assessment = assess_proposal(make_proposal(), "p1", policy=make_policy(deadline=0.5), now=NOW, llm=llm)
+    with closing(SoftSignals(anthropic.Anthropic(api_key=KEY, base_url=standin.url))) as llm:
+        standin.fail_next(Fault.slow(30))
+        assessment = assess_proposal(make_proposal(), "p1", policy=make_policy(deadline=0.5), now=NOW, llm=llm)
     ensemble = soft_of(assessment)["ensemble"]
     assert ensemble.fired
     assert assessment.route is Route.ESCALATE
@@ -218,8 +220,8 @@ def test_transient_errors_are_retried_within_the_deadline(
 
 def test_rejected_credentials_fail_closed_without_retrying(standin: AnthropicStandIn) -> None:
     """A 401 is not transient: one call, then the signal fires with the status."""
-    llm = SoftSignals(anthropic.Anthropic(api_key="wrong", base_url=standin.url))
-    result = llm.measure(make_proposal(), policy=POLICY, plan=SoftPlan(ensemble=1))
+    with closing(SoftSignals(anthropic.Anthropic(api_key="wrong", base_url=standin.url))) as llm:
+        result = llm.measure(make_proposal(), policy=POLICY, plan=SoftPlan(ensemble=1))
     assert result.signals[0].fired
     assert "API error 401 (AuthenticationError)" in result.signals[0].reason
     assert result.usage.calls == standin.calls == 1
@@ -288,7 +290,8 @@ def test_settings_point_the_client_at_the_base_url(standin: AnthropicStandIn) ->
     """The key and ANTHROPIC_BASE_URL from settings reach the stand-in."""
     llm = build_soft_signals(Settings(anthropic_api_key=SecretStr(KEY), anthropic_base_url=standin.url))
     assert llm is not None
-    assessment = assess_proposal(make_proposal(), "p1", policy=POLICY, now=NOW, llm=llm)
+    with closing(llm):
+        assessment = assess_proposal(make_proposal(), "p1", policy=POLICY, now=NOW, llm=llm)
     assert (assessment.route, standin.calls) == (Route.AUTO, 3)
 
 

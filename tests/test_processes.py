@@ -126,10 +126,11 @@ def test_loop_across_processes(processes: Processes, env: dict[str, str], slack:
 
 
 def test_worker_killed_during_assess_loses_no_proposal(
-    processes: Processes, env: dict[str, str], slack: SlackStandIn
+    processes: Processes, env: dict[str, str], slack: SlackStandIn, request: pytest.FixtureRequest
 ) -> None:
     """A worker killed mid-`assess` leaves the proposal in the inbox; the next worker assesses it."""
     client = Client(connect(env["REDIS_URL"]))
+    request.addfinalizer(client.close)
     with slack.hold("chat.postMessage"):
         first = processes.start("worker")
         pid = client.submit({**EMAIL, "id": "killed-mid-assess"})

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from bot.app.wiring import build_runtime
 from bot.client import Client
 from bot.review.decide import decide, make_decision
 from bot.review.policy_file import load_policy
-from bot.runtime import Runtime, activate
+from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
@@ -22,7 +22,7 @@ from bot.slack.surfaces import blocks
 from bot.store.review_state import Verdict
 from scoring.models import Outcome, is_policy_reviewer, policy_reviewer
 from scoring.policy import parse_policy
-from tests.conftest import wait_until, work
+from tests.conftest import activated, wait_until, work
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,12 +47,11 @@ FINANCE = ["U0ALICE", "U0BOB", "U0CAROL", "U0OWNER"]
 
 
 @pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis, slack: SlackStandIn) -> Runtime:
+def runtime(settings: Settings, redis_client: redis.Redis, slack: SlackStandIn) -> Iterator[Runtime]:
     """A runtime on the four-eyes policy above, with the finance group set in Slack."""
     slack.set_usergroup("S0FIN", FINANCE)
-    rt = build_runtime(settings, redis_url=settings.redis_url or "", policy=parse_policy(POLICY))
-    activate(rt)
-    return rt
+    with activated(settings, policy=parse_policy(POLICY)) as rt:
+        yield rt
 
 
 def posted(runtime: Runtime, slack: SlackStandIn) -> tuple[str, dict[str, Any]]:

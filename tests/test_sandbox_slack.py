@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.sandbox import Response, Reviewer, SlackStandIn
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "slack"  # copies of Slack's real-shaped payloads
 SECRET = "sandbox-signing-secret"
 ALICE = "U0ALICE"
 
@@ -382,10 +382,7 @@ def test_held_calls_wait_until_released(client: WebClient, standin: SlackStandIn
 
 def test_signature_matches_slacks_test_vector() -> None:
     """generate_signature reproduces the published signing example byte for byte."""
-    vector_file = SHARED / "slack-payloads" / "signing_test_vector.json"
-    if not vector_file.exists():
-        pytest.skip(f"the shared Slack payloads are not at {vector_file}")
-    vector = json.loads(vector_file.read_text())
+    vector = slack_example("signing_test_vector.json")
     headers = vector["headers"]
     signature = SignatureVerifier(vector["signing_secret"]).generate_signature(
         timestamp=headers["X-Slack-Request-Timestamp"], body=vector["raw_body"]
@@ -480,18 +477,15 @@ def test_close_view_notifies_the_app_only_when_asked(
     assert all(record["closed"] for record in standin.views())
 
 
-def shared_example(name: str) -> Any:
-    """One of the real-shaped Slack payloads beside the design brief (skips when they are absent)."""
-    path = SHARED / "slack-payloads" / name
-    if not path.exists():
-        pytest.skip(f"the shared Slack payloads are not at {path}")
-    return json.loads(path.read_text())
+def slack_example(name: str) -> Any:
+    """One of the real-shaped Slack payloads kept in tests/fixtures/slack."""
+    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
 
 
 def test_slacks_example_requests_are_accepted(client: WebClient, standin: SlackStandIn) -> None:
     """The example escalation card and edit modal pass validation untouched."""
-    card_request = shared_example("chat_postMessage_escalation.request.json")
-    modal_request = shared_example("views_open_edit_modal.request.json")
+    card_request = slack_example("chat_postMessage_escalation.request.json")
+    modal_request = slack_example("views_open_edit_modal.request.json")
     client.chat_postMessage(**card_request)
     client.views_open(trigger_id=standin.issue_trigger_id(ALICE), view=modal_request["view"])
     assert standin.rejections == []
@@ -509,11 +503,11 @@ def test_payloads_have_the_fields_of_slacks_examples(
     reviewer.submit_view(standin.views()[0], {}, user=ALICE)
     reviewer.close_view(standin.views()[0], user=ALICE)
     click, submission, closed = receiver.payloads
-    example = shared_example("block_actions.json")
+    example = slack_example("block_actions.json")
     assert set(click) == set(example)
     assert (set(click["container"]), set(click["user"])) == (set(example["container"]), set(example["user"]))
     assert set(click["actions"][0]) == set(example["actions"][0])
     assert set(click["message"]) == set(example["message"])
     for payload, name in ((submission, "view_submission.json"), (closed, "view_closed.json")):
-        assert set(payload) == set(shared_example(name))
-        assert set(payload["view"]) == set(shared_example(name)["view"])
+        assert set(payload) == set(slack_example(name))
+        assert set(payload["view"]) == set(slack_example(name)["view"])

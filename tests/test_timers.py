@@ -15,12 +15,11 @@ import redis
 from rq.job import JobStatus
 
 from bot import jobs
-from bot.app.wiring import build_runtime
 from bot.client import Client
 from bot.review import assignment, timers
 from bot.review.decide import decide, make_decision
 from bot.review.reconcile import reconcile
-from bot.runtime import Runtime, activate
+from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from bot.settings import Settings
@@ -28,7 +27,7 @@ from bot.slack.surfaces import blocks
 from bot.store.job_liveness import fetch_job
 from scoring.models import Outcome
 from scoring.policy import parse_policy
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, free_port, wait_until, work
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, activated, free_port, wait_until, work
 from tests.test_processes import Processes
 
 POLICY = """
@@ -66,11 +65,10 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis, policy_file: Path) -> Runtime:
+def runtime(settings: Settings, redis_client: redis.Redis, policy_file: Path) -> Iterator[Runtime]:
     """This process's view of the same Redis, ledger and policy the worker uses."""
-    rt = build_runtime(settings, redis_url=settings.redis_url or "", policy=parse_policy(POLICY))
-    activate(rt)
-    return rt
+    with activated(settings, policy=parse_policy(POLICY)) as rt:
+        yield rt
 
 
 @pytest.fixture

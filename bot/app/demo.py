@@ -93,6 +93,7 @@ def run_demo(*, interactive: bool = False, say: Say = print) -> int:
         secret = secrets.token_hex(16)
         settings = _settings(workdir, url=url, slack=slack, claude=claude, secret=secret)
         runtime = build_runtime(settings, redis_url=url)
+        stack.callback(runtime.close)
         activate(runtime)
         web = LocalServer(wsgi_app(runtime))
         stack.callback(web.stop)

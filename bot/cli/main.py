@@ -93,7 +93,9 @@ def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
     from bot.store.embedded_redis import redis_url_for
 
     url = stack.enter_context(redis_url_for(settings.redis_url, settings.data_dir))
-    return build_runtime(settings, redis_url=url)
+    runtime = build_runtime(settings, redis_url=url)
+    stack.callback(runtime.close)
+    return runtime
 
 
 def run_web(args: argparse.Namespace) -> int:

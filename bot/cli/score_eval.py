@@ -107,12 +107,17 @@ def _assess_all(policy: Policy, checks: dict[str, CustomCheck], items: list[tupl
 
     llm = build_soft_signals(Settings.from_env())
     now = datetime.now(UTC)
-    with ThreadPoolExecutor(max_workers=PARALLEL_PROPOSALS) as pool:
-        return list(
-            pool.map(
-                lambda item: assess_proposal(item[1], item[0], policy=policy, now=now, llm=llm, checks=checks), items
+    try:
+        with ThreadPoolExecutor(max_workers=PARALLEL_PROPOSALS) as pool:
+            return list(
+                pool.map(
+                    lambda item: assess_proposal(item[1], item[0], policy=policy, now=now, llm=llm, checks=checks),
+                    items,
+                )
             )
-        )
+    finally:
+        if llm is not None:
+            llm.close()
 
 
 def _rows(source: str, *, labelled: bool) -> Iterator[tuple[str, Proposal, bool]]:

@@ -133,6 +133,10 @@ class SoftSignals:
                 self._client = self._connect().with_options(max_retries=0)
             return self._client
 
+    def close(self) -> None:
+        """Close the HTTP connections the client keeps open between calls."""
+        self._client.close()
+
     def measure(self, proposal: Proposal, *, policy: Policy, plan: SoftPlan) -> SoftResult:
         """Run the planned calls concurrently; the wall time is about one call, never past the deadline."""
         if not plan.calls:

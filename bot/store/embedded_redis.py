@@ -38,7 +38,8 @@ def connect(url: str) -> redis.Redis:
 def is_answering(url: str) -> bool:
     """True when a Redis server answers PING at `url`."""
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping())
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2) as client:
+            return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
 

@@ -38,6 +38,7 @@ class Ledger:
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
         if read_only:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,7 @@ class Ledger:
             conn = sqlite3.connect(
                 target, uri=self.read_only, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False
             )
+            self._opened.append(conn)
             if not self.read_only:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
@@ -76,6 +78,13 @@ class Ledger:
             self._local.pid = pid
         db: sqlite_utils.Database = self._local.db
         return db
+
+    def close(self) -> None:
+        """Close every connection this ledger opened, in any thread; a later use opens a new one."""
+        opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite_utils.Database]:
