@@ -35,6 +35,7 @@ from bot.slack.surfaces import blocks
 from bot.store.embedded_redis import EmbeddedServer
 from bot.store.queues import QUEUES
 from scoring.models import Decision, Proposal
+from scoring.policy import Category
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ DEMO_USERGROUPS = {
     "S0FINANCE": ["U0FINANCE", "U0FINANCE2"],
     "S0LEGAL": ["U0COUNSEL", "U0COUNSEL2"],
 }
+YOU = "U0YOU"  # the person at the keyboard with --interactive: a member of every reviewer group
 
 Say = Callable[[str], None]
 
@@ -88,7 +90,7 @@ def run_demo(*, interactive: bool = False, say: Say = print) -> int:
         url = redis.join_or_start()
         slack = stack.enter_context(SlackStandIn())
         for group, members in DEMO_USERGROUPS.items():
-            slack.set_usergroup(group, members)
+            slack.set_usergroup(group, [YOU, *members] if interactive else members)
         claude = stack.enter_context(AnthropicStandIn())
         secret = secrets.token_hex(16)
         settings = _settings(workdir, url=url, slack=slack, claude=claude, secret=secret)
@@ -99,6 +101,9 @@ def run_demo(*, interactive: bool = False, say: Say = print) -> int:
         stack.callback(web.stop)
         reviewer = Reviewer(web.url + "/slack/events", secret, slack)
         _intro(say, url=url, slack=slack, claude=claude, web=web.url)
+        if interactive:
+            groups = ", ".join(DEMO_USERGROUPS)
+            say(f"You review as <@{YOU}>, a member of the reviewer groups {groups}: you may decide every card.\n")
         received = _run_scenarios(runtime, slack, reviewer, say=say, interactive=interactive)
         _summary(runtime, say, claude=claude)
         say(f"\nEverything ran locally; the ledger was {settings.ledger_path} (removed on exit).")
@@ -130,6 +135,7 @@ def _intro(say: Say, *, url: str, slack: SlackStandIn, claude: AnthropicStandIn,
 
 def _run_scenarios(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, *, say: Say, interactive: bool) -> int:
     client = Client(runtime.redis, policy=runtime.policy)
+    keyboard = Keyboard() if interactive else None
     ids = []
     for data in scenarios():
         ids.append(client.submit(data))
@@ -143,7 +149,7 @@ def _run_scenarios(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, *,
         say(f"[{number}/{len(ids)}] {proposal.summary}")
         _show_assessment(runtime, pid, say)
         if runtime.ledger.card(pid) is not None:
-            _review(runtime, slack, reviewer, pid, say=say, interactive=interactive)
+            _review(runtime, slack, reviewer, pid, say=say, keyboard=keyboard)
         decision = client.wait(pid, timeout=15)
         if decision is not None:
             received += 1
@@ -174,23 +180,29 @@ def _show_assessment(runtime: Runtime, pid: str, say: Say) -> None:
 
 
 def _review(
-    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, pid: str, *, say: Say, interactive: bool
+    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, pid: str, *, say: Say, keyboard: Keyboard | None
 ) -> None:
     card = slack.wait_for(lambda s: _card(s, pid), timeout=10)
     for line in render_card(card):
         say("    " + line)
-    review = _ask(say) if interactive else REVIEWS.get(pid, DEFAULT_REVIEW)
-    user = review.user
+    proposal = runtime.ledger.proposal(pid)
+    category = runtime.policy.category(proposal.category) if proposal else None
+    if proposal is not None and category is not None:
+        for line in _who_decides(proposal.category, category):
+            say("    " + line)
+    review = (keyboard.ask(say) if keyboard else None) or REVIEWS.get(pid, DEFAULT_REVIEW)
     if review.outcome == "approve":
-        confirm = " and confirms (this category is irreversible)" if _asks_to_confirm(card) else ""
-        for approver in (user, *review.also):
-            say(f"    <@{approver}> clicks Approve{confirm}")
-            reviewer.click(card, blocks.APPROVE, user=approver)
+        _approve(slack, reviewer, card, review, needed=category.approvals if category else 1, say=say)
         return
     button, values = _MODALS[review.outcome]
+    user = review.user
     say(f"    <@{user}> clicks {_button_text(card, button)}")
-    reviewer.click(card, button, user=user)
-    opened = slack.wait_for(lambda s: [v for v in s.views() if pid in v["view"]["private_metadata"]], timeout=10)[-1]
+    _click(slack, reviewer, card, button, user=user, say=say)
+    try:
+        opened = slack.wait_for(lambda s: _view_for(s, pid), timeout=10)
+    except TimeoutError:
+        say("    (no modal opened, so nothing was decided)")
+        return
     if review.outcome in ("edit", "alternative"):
         for line in render_view(opened["view"]):
             say("    " + line)
@@ -202,6 +214,56 @@ def _review(
         say("    The card, once decided:")
         for line in render_card(final):
             say("    " + line)
+
+
+def _who_decides(name: str, category: Category) -> list[str]:
+    """Authorization and quorum in words: who may decide this card, and how many must approve."""
+    groups = category.reviewers.usergroups
+    lines = []
+    if groups or category.reviewers.users:
+        who = ", ".join([*(f"group {g}" for g in groups), *(f"<@{u}>" for u in category.reviewers.users)])
+        lines.append(f"Only {name} reviewers ({who}) may decide this card; anyone else is told so and nothing changes.")
+    if category.approvals > 1:
+        lines.append(
+            f"It runs only after {category.approvals} distinct reviewers approve (four eyes); "
+            "one rejection or send-back decides it at once."
+        )
+    return lines
+
+
+def _approve(
+    slack: SlackStandIn, reviewer: Reviewer, card: dict[str, Any], review: Review, *, needed: int, say: Say
+) -> None:
+    confirm = " and confirms (this category is irreversible)" if _asks_to_confirm(card) else ""
+    approvers = [review.user, *review.also] if review.also or needed == 1 else _quorum(card, review.user, needed)
+    for count, approver in enumerate(approvers, start=1):
+        say(f"    <@{approver}> clicks Approve{confirm}")
+        _click(slack, reviewer, card, blocks.APPROVE, user=approver, say=say)
+        if count < needed:
+            say(f"    That is approval {count} of {needed}; another reviewer of the group has to approve too.")
+
+
+def _quorum(card: dict[str, Any], user: str, needed: int) -> list[str]:
+    """`user` and enough other members of the card's reviewer group to reach `needed` approvals."""
+    text = json.dumps(card)
+    members = next((m for g, m in DEMO_USERGROUPS.items() if g in text), [])
+    return [user, *[m for m in members if m != user][: needed - 1]]
+
+
+def _click(
+    slack: SlackStandIn, reviewer: Reviewer, card: dict[str, Any], action_id: str, *, user: str, say: Say
+) -> None:
+    """Click as `user` and say, in words, any note Slack shows only to them (refused, or counted)."""
+    seen = len(slack.ephemerals(user))
+    reviewer.click(card, action_id, user=user)
+    for note in slack.ephemerals(user)[seen:]:
+        say(f"    (Slack shows <@{user}> only: {note.get('text', '')})")
+
+
+def _view_for(slack: SlackStandIn, pid: str) -> dict[str, Any]:
+    """The latest modal opened for `pid` (empty until one is)."""
+    opened = [v for v in slack.views() if pid in v["view"].get("private_metadata", "")]
+    return opened[-1] if opened else {}
 
 
 def _asks_to_confirm(card: dict[str, Any]) -> bool:
@@ -236,16 +298,34 @@ _MODALS: dict[str, tuple[str, Callable[[dict[str, Any], Review], dict[str, dict[
 }
 
 
-def _ask(say: Say) -> Review:
+@dataclass
+class Keyboard:
+    """The person at the terminal with --interactive, until their input ends (Ctrl-D)."""
+
+    open: bool = True
+
+    def ask(self, say: Say) -> Review | None:
+        """Their decision; None once input has ended (the simulated reviewers decide from then on)."""
+        if not self.open:
+            return None
+        try:
+            return _prompt(say)
+        except EOFError:
+            self.open = False
+            say("\n    (end of input: the simulated reviewers decide this card and the rest)")
+            return None
+
+
+def _prompt(say: Say) -> Review:
     while True:
         answer = input("    Decide: [a]pprove, [r]eject, or [s]end it back to the agent? ").strip().lower()
         if answer in ("a", "approve"):
-            return Review("U0YOU", "approve")
+            return Review(YOU, "approve")
         if answer in ("r", "reject", "s", "send"):
             text = ""
             while not text:
                 text = input("    Reason or instruction (sent to the agent): ").strip()
-            return Review("U0YOU", "reject" if answer.startswith("r") else "redirect", text)
+            return Review(YOU, "reject" if answer.startswith("r") else "redirect", text)
         say("    Please type a, r or s.")
 
 
