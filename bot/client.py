@@ -1,6 +1,6 @@
 """The agent side: submit a proposal, wait for its decision, or wrap a tool function in a review.
 
-client = Client.from_url("redis://localhost:6379/0")
+client = Client.connect()   # REDIS_URL, else the embedded server `handoff worker` runs under .handoff
 pid = client.submit({"category": "customer_email", "action": {...}, "summary": "..."})
 decision = client.wait(pid, timeout=600)   # None: no decision yet (never an approval)
 """
@@ -20,13 +20,15 @@ from pydantic import ValidationError
 from bot.agent_http import ApiRequestError, HttpTransport
 from bot.jobs import enqueue_assess, enqueue_report_execution
 from bot.store.clock import utcnow
-from bot.store.embedded_redis import connect
+from bot.store.embedded_redis import DeploymentNotFoundError, connect, find_deployment
 from bot.store.review_state import Board
 from bot.store.rows import Submission
 from scoring.models import MAX_PROPOSAL_BYTES, Action, Decision, Proposal, describe_validation_error
 from scoring.policy import Policy
 
+REVIEW_TIMEOUT = 300.0  # seconds a reviewed call waits for a person before ReviewPendingError
 P = ParamSpec("P")
+__all__ = ["Client", "DeploymentNotFoundError", "ProposalError", "ReviewPendingError", "ReviewRejectedError"]
 T = TypeVar("T")
 
 
@@ -87,6 +89,14 @@ class Client:
             return HttpClient(HttpTransport(url, token or ""), policy=policy)
         return cls(connect(url), policy=policy)
 
+    @classmethod
+    def connect(cls, *, policy: Policy | None = None) -> Client:
+        """A client for this machine's handoff: REDIS_URL, else the embedded server of HANDOFF_DATA_DIR.
+
+        Raises DeploymentNotFoundError (one line: start `handoff worker` first) when there is neither.
+        """
+        return cls.from_url(find_deployment(), policy=policy)
+
     def close(self) -> None:
         """Close this client's Redis connections."""
         self.board.redis.close()
@@ -94,11 +104,26 @@ class Client:
     def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
         """Queue a proposal for review and return its id at once; resubmitting an id is a no-op."""
         parsed = parse_proposal(proposal, policy=self.policy)
+        if self.policy is None:
+            self._check_category(parsed.category)
         pid = parsed.id or uuid.uuid4().hex
         parsed = parsed.model_copy(update={"id": pid})
         if self.board.put_proposal(pid, Submission(parsed, submitted_at=utcnow())):
             enqueue_assess(self.board.redis, pid)
         return pid
+
+    def _check_category(self, category: str) -> None:
+        """Refuse a category the running deployment's policy does not have, as `handoff submit` does."""
+        known = self.board.categories()
+        if known is None:
+            raise ProposalError(
+                f"proposal: category: cannot check {category!r}: no handoff worker has published its policy's "
+                "categories to this Redis yet; start `handoff worker` first"
+            )
+        if category not in known:
+            raise ProposalError(
+                f"proposal: category: {category!r} is not in the deployment's policy; use one of {', '.join(known)}"
+            )
 
     def wait(self, proposal_id: str, timeout: float) -> Decision | None:
         """The decision, or None if none arrives within `timeout` seconds."""
@@ -109,15 +134,15 @@ class Client:
         enqueue_report_execution(self.board.redis, proposal_id, ok=ok, detail=detail)
 
     def reviewed(
-        self, category: str, *, summary: str | Callable[..., str], timeout: float = 3600, **fields: Any
+        self, category: str, *, summary: str | Callable[..., str], timeout: float = REVIEW_TIMEOUT, **fields: Any
     ) -> Callable[[Callable[P, T]], Callable[..., T]]:
         """Decorate a tool function: each call is submitted for review and runs with the decided args.
 
         The call's arguments (bound to the function's parameters) become the action's args; an edit
         changes what the function receives, as keyword arguments.
         A rejection, redirect, timeout, or an alternative that names another tool raises
-        ReviewRejectedError (its `decision` carries the alternative); no decision in time raises
-        ReviewPendingError. Pass `fields` such as `rationale=` or `input=` to enrich the proposal.
+        ReviewRejectedError (its `decision` carries the alternative); no decision within `timeout` seconds
+        (default 300) raises ReviewPendingError. Pass `fields` such as `rationale=` or `input=` to enrich the proposal.
         """
 
         def decorate(func: Callable[P, T]) -> Callable[..., T]:

@@ -69,11 +69,13 @@ def tick() -> str:
     """One reconcile pass, then schedule the next (even when this pass failed).
 
     Only the tick the chain points at schedules a successor, so a second chain never starts."""
+    from bot.review.policy_file import publish_categories
     from bot.review.reconcile import reconcile
 
     runtime = current()
     job = get_current_job()
     try:
+        publish_categories(runtime)  # again, in case Redis lost them
         report = reconcile(runtime)
     finally:
         pointer = _tick_pointer(runtime.redis)

@@ -28,6 +28,7 @@ from bot.slack.surfaces import blocks
 from bot.store.embedded_redis import connect
 from bot.store.ledger import Ledger
 from tests.conftest import BOT_TOKEN, REPO, SIGNING_SECRET, free_port, wait_until
+from tests.test_docs import README, code_blocks
 from tests.test_loop import EMAIL
 
 pytestmark = pytest.mark.slow
@@ -125,6 +126,24 @@ def test_loop_across_processes(processes: Processes, env: dict[str, str], slack:
     assert final
 
 
+def test_readme_agent_example_runs_verbatim(processes: Processes, env: dict[str, str], slack: SlackStandIn) -> None:
+    """The README's agent example, as written, submits to the running deployment and prints the decision."""
+    example = next(b for b in code_blocks(README.read_text(encoding="utf-8")) if "Client.connect()" in b)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    processes.start("web")
+    processes.start("worker")
+    wait_until(lambda: _healthy(base + "/healthz"), timeout=30, what="handoff web to answer /healthz")
+    agent = subprocess.Popen(
+        [sys.executable, "-c", example], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    processes.running.append(agent)
+    card = slack.wait_for(lambda s: _card(s, "Email Jane a 40% discount"), timeout=60)
+    Reviewer(base + "/slack/events", SIGNING_SECRET, slack).click(card, blocks.APPROVE, user="U0ALICE")
+    out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err.decode()
+    assert "outcome=<Outcome.APPROVE: 'approve'>" in out.decode()
+
+
 def test_worker_killed_during_assess_loses_no_proposal(
     processes: Processes, env: dict[str, str], slack: SlackStandIn, request: pytest.FixtureRequest
 ) -> None:
@@ -133,6 +152,7 @@ def test_worker_killed_during_assess_loses_no_proposal(
     request.addfinalizer(client.close)
     with slack.hold("chat.postMessage"):
         first = processes.start("worker")
+        wait_until(client.board.categories, timeout=30, what="the worker to publish its categories")
         pid = client.submit({**EMAIL, "id": "killed-mid-assess"})
         slack.wait_for(lambda s: s.held("chat.postMessage"), timeout=30)
         processes.kill(first)

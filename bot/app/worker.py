@@ -29,7 +29,7 @@ from bot import jobs
 from bot.api import webhooks  # noqa: F401  (preloaded for the work horses)
 from bot.jobs import ensure_tick, next_tick_exists, schedule_tick
 from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for the work horses)
-from bot.review.policy_file import resolve_checks
+from bot.review.policy_file import publish_categories, resolve_checks
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime, activate
 from bot.store.embedded_redis import connect
@@ -64,6 +64,7 @@ class HandoffWorker(Worker):
 def run_worker(runtime: Runtime, *, queues: tuple[str, ...] = QUEUES, burst: bool = False) -> bool:
     """Work until stopped (or, with `burst`, until the queues are empty); returns whether any job ran."""
     activate(runtime)
+    publish_categories(runtime)
     reconcile(runtime)
     if not burst:
         every = runtime.settings.reconcile_every

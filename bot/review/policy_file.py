@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
+from bot.runtime import Runtime
 from bot.settings import Settings
 from scoring.policy import Policy, PolicyError, parse_policy
 from scoring.signals import CustomCheck
@@ -97,3 +98,8 @@ def _takes_three_arguments(check: Callable[..., object]) -> bool:
     except ValueError:  # some builtins have no signature; let them through
         return True
     return True
+
+
+def publish_categories(runtime: Runtime) -> None:
+    """Publish the active policy's categories, so agents' clients refuse unknown ones without the policy file."""
+    runtime.board.publish_categories(list(runtime.policy.categories), version=runtime.policy.version)

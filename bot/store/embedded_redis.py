@@ -11,13 +11,18 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
 SOCKET_TIMEOUT = 10.0
+DEFAULT_DATA_DIR = ".handoff"
+
+
+class DeploymentNotFoundError(ConnectionError):
+    """No handoff deployment to talk to: REDIS_URL is unset and no embedded server is running."""
 
 
 def connect(url: str) -> redis.Redis:
@@ -42,6 +47,24 @@ def is_answering(url: str) -> bool:
             return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
+
+
+def find_deployment(environ: Mapping[str, str] | None = None) -> str:
+    """The Redis URL of this machine's handoff: REDIS_URL, else the embedded server of the data directory.
+
+    The data directory is HANDOFF_DATA_DIR (default `.handoff`, relative to the working directory).
+    """
+    env = os.environ if environ is None else environ
+    if env.get("REDIS_URL"):
+        return env["REDIS_URL"]
+    data_dir = Path(env.get("HANDOFF_DATA_DIR") or DEFAULT_DATA_DIR)
+    recorded = EmbeddedServer(data_dir).recorded_url()
+    if recorded and is_answering(recorded):
+        return recorded
+    raise DeploymentNotFoundError(
+        f"no handoff deployment found: REDIS_URL is unset and no embedded server is running under {data_dir}/; "
+        "start `handoff worker` first (in this directory), or set REDIS_URL"
+    )
 
 
 @dataclass
@@ -71,7 +94,7 @@ class EmbeddedServer:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _join_or_start(self) -> str:
-        recorded = self._recorded_url()
+        recorded = self.recorded_url()
         if recorded and is_answering(recorded):
             self.url = recorded
             return recorded
@@ -99,7 +122,8 @@ class EmbeddedServer:
             self._port_file.unlink()
         self._server = None
 
-    def _recorded_url(self) -> str | None:
+    def recorded_url(self) -> str | None:
+        """The URL a running handoff process recorded for its server here (it may have stopped since)."""
         try:
             return str(json.loads(self._port_file.read_text())["url"])
         except (OSError, ValueError, KeyError, TypeError):

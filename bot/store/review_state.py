@@ -8,6 +8,7 @@ and never sees a decision the ledger does not hold.
 
 from __future__ import annotations
 
+import json
 import time
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,7 @@ from scoring.models import Decision
 PREFIX = "handoff:"
 INBOX = PREFIX + "inbox"
 MARKER = PREFIX + "state-marker"
+CATEGORIES = PREFIX + "policy-categories"  # the active policy's categories, as the running deployment published them
 DECIDED_TTL = 7 * 86400  # as long as reconcile republishes decisions after Redis loses them
 STREAM_BLOCK_MS = 5_000  # kept below the client's socket timeout (redis_server.SOCKET_TIMEOUT)
 
@@ -70,6 +72,15 @@ class Board:
     def remember(self) -> None:
         """Mark this Redis as holding handoff's state (see `lost_memory`)."""
         self.redis.set(MARKER, "1")
+
+    def publish_categories(self, names: list[str], *, version: str) -> None:
+        """Tell agents which categories the active policy has (their client refuses the others)."""
+        self.redis.set(CATEGORIES, json.dumps({"categories": sorted(names), "policy_version": version}))
+
+    def categories(self) -> list[str] | None:
+        """The categories the deployment published, or None when no worker has published any yet."""
+        raw = self.redis.get(CATEGORIES)
+        return list(json.loads(raw)["categories"]) if raw else None
 
     def put_proposal(self, proposal_id: str, submission: Submission) -> bool:
         """Store a submitted proposal once and put it in the inbox; False if the id was taken."""
