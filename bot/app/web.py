@@ -19,6 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bot.app import listeners
 from bot.app.gate import gate
@@ -35,6 +36,24 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+class _DropMessage(logging.Filter):
+    """Drops one known log message (matched exactly) that says nothing to an operator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.message
+
+
+def _quiet_bolt() -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns it is unused when given a client; ours is built from it."""
+    bolt = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _DropMessage) for f in bolt.filters):
+        bolt.addFilter(_DropMessage(warning_client_prioritized_and_token_skipped()))
+
+
 def build_app(runtime: Runtime) -> App:
     """The Bolt app: signature verification always on, listeners from `bot.app.listeners`."""
     if not runtime.settings.slack_bot_token.get_secret_value():
@@ -42,6 +61,7 @@ def build_app(runtime: Runtime) -> App:
     secret = runtime.settings.slack_signing_secret.get_secret_value()
     if not secret:
         raise SettingsError("SLACK_SIGNING_SECRET is not set; copy it from your Slack app's Basic Information")
+    _quiet_bolt()
     app = App(
         client=runtime.slack,
         signing_secret=secret,
@@ -81,7 +101,8 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Calla
             return slack_handler(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             status, body = _health(runtime, socket_state)
-            return _respond(start_response, status, json.dumps(body), "application/json")
+            sent = _respond(start_response, status, json.dumps(body), "application/json")
+            return [] if method == "HEAD" else sent  # HEAD: the GET's headers, no body
         if path == "/metrics" and method == "GET":
             return _respond(start_response, "200 OK", render_metrics(runtime), "text/plain; version=0.0.4")
         return _respond(start_response, "404 Not Found", "not found\n", "text/plain")

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.settings import Settings
 
+log = logging.getLogger("bot.cli")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `handoff` console script."""
@@ -95,6 +97,8 @@ def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
     url = stack.enter_context(redis_url_for(settings.redis_url, settings.data_dir))
     runtime = build_runtime(settings, redis_url=url)
     stack.callback(runtime.close)
+    if runtime.llm is None:
+        log.warning("ANTHROPIC_API_KEY is not set: no soft signals, so every on_uncertainty proposal escalates")
     return runtime
 
 

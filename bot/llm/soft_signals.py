@@ -134,8 +134,10 @@ class SoftSignals:
             return self._client
 
     def close(self) -> None:
-        """Close the HTTP connections the client keeps open between calls."""
-        self._client.close()
+        """Close the HTTP connections the client keeps open between calls (if it was ever made)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
 
     def measure(self, proposal: Proposal, *, policy: Policy, plan: SoftPlan) -> SoftResult:
         """Run the planned calls concurrently; the wall time is about one call, never past the deadline."""

@@ -59,6 +59,7 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
             runtime.board.open_review(proposal_id)
             facts = assignment.card_facts(runtime, proposal_id, proposal)
             messages.post_card(runtime, proposal_id, proposal, assessment, facts=facts)
+            log.info("%s [%s] escalated (score %.2f): card posted", proposal_id, proposal.category, assessment.score)
             _say_recovered(proposal_id)
             timers.start_chain(runtime, proposal_id)  # routing note, reminders, escalation, expiry
         else:
@@ -109,6 +110,7 @@ def execute(runtime: Runtime, proposal_id: str) -> str:
     if proposal is None or decision is None:
         log.warning("execute: %s has no recorded proposal or decision", proposal_id)
         return "missing"
+    log.info("%s [%s] decided: %s by %s", proposal_id, proposal.category, decision.outcome.value, decision.reviewer)
     runtime.board.restore_decided(decision)  # idempotent: the decision is published even if its decider died
     _call_back_agent(runtime, proposal_id, proposal)
     messages.finalize_card(runtime, proposal_id, proposal, decision)

@@ -104,6 +104,9 @@ def publish_head(runtime: Runtime) -> None:
 
 def _republish_recent(runtime: Runtime) -> int:
     """Redis came back empty: put recent decisions back on their streams so late waiters still see them."""
+    if runtime.ledger.counts()["proposals"] == 0:  # a first start: an empty Redis and an empty ledger lost nothing
+        runtime.board.remember()
+        return 0
     since = (datetime.now(UTC) - REPUBLISH_WINDOW).isoformat(timespec="milliseconds")
     restored = sum(runtime.board.restore_decided(d) for d in runtime.ledger.decisions_since(since))
     runtime.board.remember()
