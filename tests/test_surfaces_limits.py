@@ -168,3 +168,15 @@ def _mrkdwn_texts(node: Any) -> list[str]:
     if isinstance(node, str):
         return [node]
     return [t["text"] for t in _text_objects(node) if t["type"] == "mrkdwn"]
+
+
+def test_alternative_picker_offers_slacks_hundred_choices() -> None:
+    """With 150 alternatives the picker offers the first 100 (Slack's maximum), and the 100th can be picked."""
+    p = EXTREMES["many_alternatives"]()
+    view = modals.alternative_modal("p", p, channel="C0")
+    picker = next(b for b in view["blocks"] if b.get("block_id") == blocks.PICK_BLOCK)["element"]
+    assert len(picker["options"]) == 100
+    assert len(view["blocks"]) <= 100
+    values = {blocks.PICK_BLOCK: {blocks.PICK_INPUT: {"selected_option": picker["options"][-1]}}}
+    picked, errors = modals.parse_alternative(values, p)
+    assert (picked, errors) == (p.alternatives[99], {})

@@ -41,7 +41,8 @@ from bot.slack.surfaces.blocks import (
 from bot.slack.surfaces.source_material import action_text
 from scoring.models import Alternative, Proposal
 
-MAX_CHOICES = 40  # alternatives listed in the modal (each a section); the rest are in Full context
+MAX_CHOICES = 100  # alternatives the picker offers: Slack's limit on a static_select's options
+MAX_LISTED = 40  # of those, shown in full as sections (a modal holds 100 blocks); all are in Full context
 Errors = dict[str, str]
 
 
@@ -98,20 +99,28 @@ def parse_reject(values: dict[str, Any], reasons: list[str]) -> tuple[str, Error
 def alternative_modal(pid: str, proposal: Proposal, *, channel: str) -> dict[str, Any]:
     """Every alternative the agent considered, with its summary and exact action, and a picker."""
     blocks = [_summary("Instead of", proposal)]
-    listed = proposal.alternatives[:MAX_CHOICES]
+    offered = proposal.alternatives[:MAX_CHOICES]
+    listed = offered[:MAX_LISTED]
     for number, alternative in enumerate(listed, start=1):
         summary = clip_rendered(alternative.summary, 800)
         room = SECTION_BUDGET - len(summary) - 20
         exact = clip_rendered(action_text(alternative.action), room, render=code, more="; all of it in Full context")
         blocks.append(section(f"*{number}.* {summary}\n{exact}", f"alt:{number}"))
     if len(proposal.alternatives) > len(listed):
-        more = len(proposal.alternatives) - len(listed)
-        blocks.append(section(f"_{more} more alternatives are listed in Full context; pick from these._", "alt:more"))
-    options = [option(f"{n}. {a.summary}", str(n - 1)) for n, a in enumerate(listed, start=1)]
+        blocks.append(section(_more_alternatives(len(listed), len(offered), len(proposal.alternatives)), "alt:more"))
+    options = [option(f"{n}. {a.summary}", str(n - 1)) for n, a in enumerate(offered, start=1)]
     picker = {"type": "static_select", "action_id": PICK_INPUT, "options": options}
     blocks.append(input_block(PICK_BLOCK, "Use this alternative", picker, optional=False))
     blocks.append(input_block(NOTE_BLOCK, "Note to the agent", _text(NOTE_INPUT, NOTE_MAX), optional=True))
     return _modal(ALTERNATIVE_MODAL, f"{pid}|{channel}", "Pick an alternative", "Use it", blocks)
+
+
+def _more_alternatives(listed: int, offered: int, total: int) -> str:
+    """What the modal says about the alternatives it does not show in full."""
+    text = f"_Alternatives {listed + 1} to {offered} are in the picker below; their exact actions are in Full context."
+    if total > offered:
+        text += f" {total - offered} more are only in Full context, past Slack's {MAX_CHOICES} choices."
+    return text + "_"
 
 
 def parse_alternative(values: dict[str, Any], proposal: Proposal) -> tuple[Alternative | None, Errors]:
