@@ -6,6 +6,7 @@ key's path and what is expected, so a typo never silently loosens review.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -14,11 +15,11 @@ from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from scoring.guarantees import GraduationPolicy as GraduationPolicy  # re-exported: the policy holds it
-from scoring.models import Strict, describe_validation_error
+from scoring.models import Strict
 from scoring.rotation import Rotation
 from scoring.routing import AgentPolicy, Reviewers, Timeouts, check_references
 
@@ -259,8 +260,81 @@ def parse_policy(text: str, *, source: str = "policy.yaml") -> Policy:
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(describe_validation_error(source, exc)) from exc
+        raise PolicyError(_explain(source, exc, text)) from exc
     return policy.model_copy(update={"version": policy_version(raw)})
+
+
+def policy_notes(text: str, policy: Policy) -> list[str]:
+    """What a policy leaves to defaults that its author may not expect, one line each."""
+    raw = yaml.safe_load(text) or {}
+    categories = raw.get("categories") or {}
+    notes = []
+    for name, category in policy.categories.items():
+        written = categories.get(name) or {}
+        if category.level is Level.ON_UNCERTAINTY and "threshold" not in written:
+            notes.append(
+                f"categories.{name}: on_uncertainty without a threshold; the default {category.threshold:g} applies"
+            )
+    return notes
+
+
+def _explain(source: str, error: ValidationError, text: str) -> str:
+    """The validation error in one line, with the line number, the nearest key for a typo, or the choices."""
+    parts = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"]]
+        line = _line_of(text, loc)
+        where = ".".join(loc) + (f" (line {line})" if line else "")
+        parts.append(f"{where}: {_message(item)}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def _message(item: Any) -> str:
+    loc, kind, message = item["loc"], item["type"], str(item["msg"])
+    if kind == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        nearest = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean `{nearest[0]}`?" if nearest else f"expected one of {', '.join(sorted(known))}"
+        return f"not a known key; {hint}"
+    if kind == "missing" and str(loc[-1]) == "level":
+        return f"required; choose one of {', '.join(level.value for level in Level)}"
+    if kind == "enum":
+        return message[:1].lower() + message[1:]
+    return message[:1].lower() + message[1:] if message[:1].isupper() else message
+
+
+def _fields_at(loc: Any) -> list[str]:
+    """The keys allowed at a path of the policy (`categories.<name>` is a Category)."""
+    model: type[BaseModel] | None = Policy
+    parts = [str(part) for part in loc]
+    while parts and model is not None:
+        part = parts.pop(0)
+        if model is Policy and part == "categories" and parts:
+            parts.pop(0)
+            model = Category
+            continue
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """The 1-based line of the key at `loc` in the YAML text (the deepest one found)."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+        if match is None:
+            break
+        line = match[0].start_mark.line + 1
+        node = match[1]
+    return line
 
 
 def policy_version(raw: dict[str, Any]) -> str:

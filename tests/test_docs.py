@@ -18,7 +18,7 @@ from bot.client import parse_proposal
 from bot.review.policy_file import load_policy
 from bot.settings import Settings, SettingsError
 from scoring.models import Assessment, Decision
-from scoring.policy import Category, Policy, parse_policy
+from scoring.policy import Category, Policy, PolicyError, parse_policy, policy_notes
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -259,3 +259,71 @@ def test_nothing_but_settings_reads_the_environment() -> None:
         if "sandbox" not in p.parts and re.search(r"os\.(environ|getenv)", p.read_text(encoding="utf-8"))
     ]
     assert readers == ["bot/settings.py"]
+
+
+def _subparsers(parser: argparse.ArgumentParser, prefix: str = "handoff") -> dict[str, argparse.ArgumentParser]:
+    found = {}
+    for name, subparser in subcommands(parser).items():
+        found[f"{prefix} {name}"] = subparser
+        found |= _subparsers(subparser, f"{prefix} {name}")
+    return found
+
+
+def test_every_subcommand_and_option_explains_itself() -> None:
+    """Each subcommand's --help has a description; every argument has help text."""
+    for name, subparser in _subparsers(build_parser()).items():
+        assert subparser.description, f"`{name} --help` has no description"
+        for action in subparser._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help, f"`{name}` argument {action.dest} has no help"
+
+
+def test_option_help_shows_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """An option with a default says it in --help; web --help names $PORT and the tokens it needs."""
+    for argv in (["submit", "--help"], ["web", "--help"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "seconds --wait waits for a decision (default: 3600.0)" in shown
+    for needed in ("$PORT", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        assert needed in shown
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`handoff --version` prints the package version and exits 0."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--version"])
+    assert exited.value.code == 0
+    assert re.fullmatch(r"handoff \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "categories:\n  a:\n    level: review_after\n    treshold: 0.5\n",
+            "categories.a.treshold (line 4): not a known key; did you mean `threshold`?",
+        ),
+        (
+            "chanel: '#x'\ncategories: {a: {level: review_after}}\n",
+            "chanel (line 1): not a known key; did you mean `channel`?",
+        ),
+        (
+            "categories:\n  a:\n    impact: high\n",
+            "categories.a.level (line 2): required; choose one of autonomous, review_after, on_uncertainty, "
+            "approve_before",
+        ),
+    ],
+)
+def test_policy_errors_name_the_line_and_the_nearest_key(text: str, expected: str) -> None:
+    """A typo gets the nearest key and its line; a missing level lists the choices."""
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(text, source="p.yaml")
+    assert str(refused.value) == f"p.yaml: {expected}"
+
+
+def test_policy_check_says_when_a_threshold_falls_back_to_the_default() -> None:
+    """An on_uncertainty category without a threshold is accepted, with a note naming the default."""
+    text = "categories:\n  email: {level: on_uncertainty}\n  tagged: {level: on_uncertainty, threshold: 0.9}\n"
+    notes = policy_notes(text, parse_policy(text))
+    assert notes == ["categories.email: on_uncertainty without a threshold; the default 0.8 applies"]

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,21 +61,41 @@ def _configure_logging(settings: Settings, *, default: str) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+WEB_HELP = (
+    "Serve Slack's requests over HTTP on $PORT (default 3000): POST /slack/events for interactivity, events "
+    "and /handoff, GET /healthz and GET /metrics. Needs SLACK_BOT_TOKEN (xoxb-...) and SLACK_SIGNING_SECRET; "
+    "with SLACK_APP_TOKEN (xapp-...) set it connects to Slack in Socket Mode instead, and $PORT serves only "
+    "/healthz and /metrics. Without ANTHROPIC_API_KEY every on_uncertainty proposal escalates."
+)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, and leaves out `(default: None)` for options that have none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="handoff", description="Human review for AI agents, in Slack.")
+    parser = argparse.ArgumentParser(
+        prog="handoff", description="Human review for AI agents, in Slack.", formatter_class=_HelpFormatter
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print handoff's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("web", help="serve Slack's requests on $PORT").set_defaults(func=run_web)
+    sub.add_parser("web", help="serve Slack's requests on $PORT", description=WEB_HELP).set_defaults(func=run_web)
     worker = sub.add_parser("worker", help="run assess and execute jobs")
-    worker.add_argument("--queue", action="append", choices=QUEUES, help="listen on this queue only")
+    worker.add_argument("--queue", action="append", choices=QUEUES, help="listen on this queue only (repeatable)")
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     worker.set_defaults(func=run_worker)
     demo = sub.add_parser("demo", help="run the whole loop locally against simulated Slack and Claude")
     demo.add_argument("--interactive", action="store_true", help="decide each escalation yourself")
     demo.set_defaults(func=run_demo)
     submit = sub.add_parser("submit", help="submit a proposal (JSON file, or - for stdin)")
-    submit.add_argument("file")
+    submit.add_argument("file", help="a JSON file holding one proposal, or - to read it from stdin")
     submit.add_argument("--wait", action="store_true", help="wait for the decision and print it as JSON")
-    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait (default 3600)")
+    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits for a decision")
     submit.set_defaults(func=run_submit)
     score_eval.add_arguments(sub)
     insights.add_arguments(sub)
@@ -85,9 +106,36 @@ def build_parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="policy tools")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate a policy file")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the policy YAML file")
     check.set_defaults(func=run_policy_check)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand a description (its one-line help, unless it has more) and the same formatter."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, subparser in action.choices.items():
+                subparser.formatter_class = _HelpFormatter
+                if subparser.description is None and helps.get(name):
+                    subparser.description = str(helps[name])[:1].upper() + str(helps[name])[1:] + "."
+                _describe(subparser)
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: looks the installed version up only when asked (start-up stays free of metadata scans)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        try:
+            version = metadata.version("handoff")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        parser.exit(message=f"handoff {version}\n")
 
 
 def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
@@ -192,9 +240,12 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_policy_check(args: argparse.Namespace) -> int:
     from bot.review.policy_file import load_policy
+    from scoring.policy import policy_notes
 
     policy = load_policy(args.file)
     print(f"{args.file}: ok, {len(policy.categories)} categories, version {policy.version}")
+    for note in policy_notes(args.file.read_text(encoding="utf-8"), policy):
+        print(f"{args.file}: note: {note}")
     return 0
 
 
