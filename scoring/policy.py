@@ -284,23 +284,21 @@ def _explain(source: str, error: ValidationError, text: str) -> str:
     for item in error.errors():
         loc = [str(p) for p in item["loc"]]
         line = _line_of(text, loc)
-        where = ".".join(loc) + (f" (line {line})" if line else "")
-        parts.append(f"{where}: {_message(item)}")
+        parts.append(f"{'.'.join(loc) or '(top level)'}: {_message(item)}" + (f" (line {line})" if line else ""))
     return f"{source}: " + "; ".join(parts)
 
 
 def _message(item: Any) -> str:
     loc, kind, message = item["loc"], item["type"], str(item["msg"])
+    message = message[:1].lower() + message[1:] if message[:1].isupper() else message
     if kind == "extra_forbidden":
         known = _fields_at(loc[:-1])
         nearest = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean `{nearest[0]}`?" if nearest else f"expected one of {', '.join(sorted(known))}"
-        return f"not a known key; {hint}"
+        return f"{message}; {hint}"
     if kind == "missing" and str(loc[-1]) == "level":
-        return f"required; choose one of {', '.join(level.value for level in Level)}"
-    if kind == "enum":
-        return message[:1].lower() + message[1:]
-    return message[:1].lower() + message[1:] if message[:1].isupper() else message
+        return f"{message}; choose one of {', '.join(level.value for level in Level)}"
+    return message
 
 
 def _fields_at(loc: Any) -> list[str]:

@@ -302,16 +302,16 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
     [
         (
             "categories:\n  a:\n    level: review_after\n    treshold: 0.5\n",
-            "categories.a.treshold (line 4): not a known key; did you mean `threshold`?",
+            "categories.a.treshold: extra inputs are not permitted; did you mean `threshold`? (line 4)",
         ),
         (
             "chanel: '#x'\ncategories: {a: {level: review_after}}\n",
-            "chanel (line 1): not a known key; did you mean `channel`?",
+            "chanel: extra inputs are not permitted; did you mean `channel`? (line 1)",
         ),
         (
             "categories:\n  a:\n    impact: high\n",
-            "categories.a.level (line 2): required; choose one of autonomous, review_after, on_uncertainty, "
-            "approve_before",
+            "categories.a.level: field required; choose one of autonomous, review_after, on_uncertainty, "
+            "approve_before (line 2)",
         ),
     ],
 )
