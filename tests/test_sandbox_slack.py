@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -511,3 +512,17 @@ def test_payloads_have_the_fields_of_slacks_examples(
     for payload, name in ((submission, "view_submission.json"), (closed, "view_closed.json")):
         assert set(payload) == set(slack_example(name))
         assert set(payload["view"]) == set(slack_example(name)["view"])
+
+
+def test_post_by_name_answers_with_the_channel_id_and_updates_need_it(client: WebClient, standin: SlackStandIn) -> None:
+    """Like Slack: chat.postMessage to `#name` answers with a `C…` id; chat.update by name is channel_not_found."""
+    posted = client.chat_postMessage(channel="#handoff-reviews", text="Review needed")
+    channel = posted["channel"]
+    assert re.fullmatch(r"C[A-Z0-9]{8}", channel)
+    assert client.chat_postMessage(channel="#handoff-reviews", text="again")["channel"] == channel, "stable per name"
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_update(channel="#handoff-reviews", ts=posted["ts"], text="Approved")
+    assert refused.value.response["error"] == "channel_not_found"
+    client.chat_update(channel=channel, ts=posted["ts"], text="Approved")
+    assert [m["text"] for m in standin.messages("#handoff-reviews")] == ["Approved", "again"]
+    assert standin.channel_name(channel) == "#handoff-reviews"

@@ -183,7 +183,7 @@ def _review(
     runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, pid: str, *, say: Say, keyboard: Keyboard | None
 ) -> None:
     card = slack.wait_for(lambda s: _card(s, pid), timeout=10)
-    for line in render_card(card):
+    for line in render_card(card, channel=slack.channel_name(card["channel"])):
         say("    " + line)
     proposal = runtime.ledger.proposal(pid)
     category = runtime.policy.category(proposal.category) if proposal else None
@@ -212,7 +212,7 @@ def _review(
         _work(runtime)
         final = slack.wait_for(lambda s: _decided_card(s, pid), timeout=10)
         say("    The card, once decided:")
-        for line in render_card(final):
+        for line in render_card(final, channel=slack.channel_name(final["channel"])):
             say("    " + line)
 
 

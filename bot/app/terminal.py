@@ -19,9 +19,9 @@ def unescape(text: str) -> str:
     return text.replace("\u02cb", "`")
 
 
-def render_card(message: dict[str, Any]) -> list[str]:
-    """A boxed, wrapped text rendering of a message's blocks, with buttons as [Label]."""
-    return _boxed(f"Slack card in {message.get('channel', '?')}", message.get("blocks") or [])
+def render_card(message: dict[str, Any], *, channel: str | None = None) -> list[str]:
+    """A boxed, wrapped text rendering of a message's blocks, with buttons as [Label]; `channel` names where."""
+    return _boxed(f"Slack card in {channel or message.get('channel', '?')}", message.get("blocks") or [])
 
 
 def render_view(view: dict[str, Any]) -> list[str]:

@@ -118,10 +118,19 @@ class SlackStandIn:
             return list(self._ws.warnings)
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """Posted messages in their current revision (oldest first), each with its `history` of revisions."""
+        """Posted messages in their current revision (oldest first), each with its `history` of revisions.
+
+        `channel` may be an id or a name; messages carry the channel id, as Slack's answers do.
+        """
         with self._ws.cond:
+            wanted = None if channel is None else self._ws.channel_id(channel)
             found = [m for m in self._ws.messages.values() if not m.get("deleted")]
-            return copy.deepcopy([m for m in found if channel is None or m["channel"] == channel])
+            return copy.deepcopy([m for m in found if wanted is None or m["channel"] == wanted])
+
+    def channel_name(self, channel_id: str) -> str:
+        """`#name` of a channel handoff posted to by name (Slack answers with ids), else the id."""
+        with self._ws.cond:
+            return self._ws.channel_name(channel_id)
 
     def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
         """Ephemeral messages (chat.postEphemeral and response_url replies), optionally only `user`'s."""

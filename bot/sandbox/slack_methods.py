@@ -97,7 +97,7 @@ def post_message(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     channel = required(params, "channel")
     fields = _message_fields(ws, "chat.postMessage", params)
     record = ws.store_message(channel, {**fields, "thread_ts": params.get("thread_ts")})
-    return {"channel": channel, "ts": record["ts"], "message": public(record)}
+    return {"channel": record["channel"], "ts": record["ts"], "message": public(record)}
 
 
 def update(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:

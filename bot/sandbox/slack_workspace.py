@@ -7,6 +7,7 @@ state changes instead of sleeping.
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 from bot.sandbox.slack_records import ApiError, Fault, RecordedCall, Rejection
 
 TRIGGER_TTL = 3.0
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")  # a name is lower-case, or starts with #
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Workspace:
         self.conversations: dict[frozenset[str], str] = {}
         self.app_token: str | None = None
         self.socket_url: Callable[[], str] | None = None
+        self.channel_ids: dict[str, str] = {}  # channel name (without #) -> the id Slack answers with
         self.holds: set[str] = set()
         self.waiting: dict[str, int] = {}
         self.version = 0
@@ -117,15 +120,31 @@ class Workspace:
             queue.pop(0)
         return fault
 
+    def channel_id(self, channel: str) -> str:
+        """The id of a channel given by id or by name (`#handoff-reviews`): a stable `C…` per name, as Slack has."""
+        if CHANNEL_ID.fullmatch(channel):
+            return channel
+        name = channel.removeprefix("#")
+        return self.channel_ids.setdefault(name, f"C{zlib.crc32(name.encode()):08X}")
+
+    def channel_name(self, channel_id: str) -> str:
+        """`#name` for a channel first named in a call, else the id itself."""
+        names = [name for name, known in self.channel_ids.items() if known == channel_id]
+        return f"#{names[0]}" if names else channel_id
+
     def message(self, channel: Any, ts: Any) -> dict[str, Any]:
-        """The stored message at (channel, ts), or Slack's `message_not_found`."""
+        """The stored message at (channel id, ts); a channel name is `channel_not_found`, as in chat.update."""
+        if isinstance(channel, str) and not CHANNEL_ID.fullmatch(channel):
+            detail = f"{channel!r} is a name; use the channel id chat.postMessage answered with"
+            raise ApiError("channel_not_found", [detail])
         found = self.messages.get((str(channel), str(ts)))
         if found is None or found.get("deleted"):
             raise ApiError("message_not_found", [f"no message {ts!r} in channel {channel!r}"])
         return found
 
     def store_message(self, channel: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Post a new bot message to `channel`; returns the stored record."""
+        """Post a new bot message to `channel` (an id, or a name resolved to its id); returns the stored record."""
+        channel = self.channel_id(channel)
         ts = self.next_ts()
         record = {
             "type": "message",
