@@ -95,7 +95,10 @@ class Client:
 
         Raises DeploymentNotFoundError (one line: start `handoff worker` first) when there is neither.
         """
-        return cls.from_url(find_deployment(), policy=policy)
+        from bot.settings import Settings
+
+        settings = Settings.from_env()
+        return cls.from_url(find_deployment(settings.redis_url, settings.data_dir), policy=policy)
 
     def close(self) -> None:
         """Close this client's Redis connections."""

@@ -44,8 +44,7 @@ def test_client_says_to_start_the_worker_when_nothing_is_published(redis_client:
 
 def test_deployment_is_redis_url_when_set(tmp_path: Path) -> None:
     """REDIS_URL wins over any embedded server."""
-    env = {"REDIS_URL": "redis://example.invalid:6379/0", "HANDOFF_DATA_DIR": str(tmp_path)}
-    assert find_deployment(env) == "redis://example.invalid:6379/0"
+    assert find_deployment("redis://example.invalid:6379/0", tmp_path) == "redis://example.invalid:6379/0"
 
 
 def test_deployment_is_the_embedded_server_of_the_data_directory(tmp_path: Path) -> None:
@@ -53,7 +52,7 @@ def test_deployment_is_the_embedded_server_of_the_data_directory(tmp_path: Path)
     server = EmbeddedServer(tmp_path / "data")
     url = server.join_or_start()
     try:
-        assert find_deployment({"HANDOFF_DATA_DIR": str(tmp_path / "data")}) == url
+        assert find_deployment(None, tmp_path / "data") == url
     finally:
         server.stop()
 

@@ -37,6 +37,32 @@ def test_demo_runs_the_loop_and_exits_zero() -> None:
     assert "received reject from U0DANA: “40% is over the 25% retention limit" in out
     assert "hash chain intact" in out
     assert "Traceback" not in result.stderr.decode()
+    assert len(out.splitlines()) <= 160, "the default demo fits a screenful or two"
+    assert "\x1b[" not in out, "piped output is plain text"
+    assert "<@" not in out, "Slack markup is rendered, not shown raw"
+    assert "*Proposes:*" not in out, "Slack markup is rendered, not shown raw"
+    assert "acts alone at" not in out
+    assert "REVIEW_AFTER: it runs now and a person reviews it afterwards" in out
+    assert "Reviewed afterwards: #handoff-reviews shows “Ran without review”" in out
+    assert "escal. = share escalated to a person" in out, "the report's headings are explained"
+
+
+def test_demo_verbose_shows_the_full_cards_and_modals() -> None:
+    """--verbose adds what the agent saw, the modals, and the decided cards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SLACK_", "ANTHROPIC_", "HANDOFF_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--verbose"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert "What the agent saw" in out
+    assert "┌─ Modal “Edit and approve”" in out
+    assert "The card, once decided:" in out
 
 
 def drive_interactive_demo(choices: list[str]) -> tuple[int, str]:
@@ -92,7 +118,7 @@ def test_interactive_demo_lets_you_approve_every_card_quorum_included() -> None:
     assert "Traceback" not in shown
     assert status == 0, shown[-3000:]
     assert "no decision yet" not in shown
-    assert "Only legal_reply reviewers (group S0LEGAL) may decide this card" in shown
+    assert "Only legal_reply reviewers (group S0LEGAL, the legal-oncall rotation) may decide this card" in shown
     assert "It runs only after 2 distinct reviewers approve" in shown
     assert "That is approval 1 of 2" in shown
     assert "billing-bot received approve from U0FINANCE" in shown, "the second reviewer completes the quorum"

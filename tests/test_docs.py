@@ -27,6 +27,7 @@ MANIFESTS = {"http": REPO / "slack" / "manifest.http.yaml", "socket": REPO / "sl
 # The bot scopes each Web API method handoff calls needs (Slack's method reference, "Required scopes").
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
+    "apps.connections.open": set(),  # Socket Mode: the app-level token's connections:write, not a bot scope
     "chat.postMessage": {"chat:write", "chat:write.public"},  # .public: post in public channels without joining
     "chat.update": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},

@@ -1,4 +1,8 @@
-"""Rendering Block Kit messages as plain terminal text, so the demo shows what a reviewer sees."""
+"""Rendering Block Kit messages as terminal text, so the demo shows what a reviewer sees.
+
+Lines keep Slack's `*bold*` and `` `code` `` marks; `styled` turns them into rich text, which a terminal
+shows in bold and colour and a pipe receives as plain text without the marks.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,13 @@ import re
 import textwrap
 from typing import Any
 
+from rich.text import Text
+
 WIDTH = 78
+CODE_WIDTH = WIDTH + 20
+# What the agent saw, its reasons, its alternatives, the signals (the demo lists them): --verbose shows them.
+COMPACT_SKIPS = ("in:", "why:", "alt:", "esc:")
+_MARKS = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`|(?<![\w])_([^_\n]+)_(?![\w])")
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _SPECIAL = re.compile(r"<(?:#|!subteam\^)([A-Z0-9]+)>|<!date\^[^|>]*\|([^>]*)>")
 
@@ -19,9 +29,36 @@ def unescape(text: str) -> str:
     return text.replace("\u02cb", "`")
 
 
-def render_card(message: dict[str, Any], *, channel: str | None = None) -> list[str]:
-    """A boxed, wrapped text rendering of a message's blocks, with buttons as [Label]; `channel` names where."""
-    return _boxed(f"Slack card in {channel or message.get('channel', '?')}", message.get("blocks") or [])
+def styled(line: str) -> Text:
+    """A line with Slack's `*bold*`, `_italic_` and `` `code` `` marks as rich styles, the marks removed."""
+    text, last = Text(), 0
+    for match in _MARKS.finditer(line):
+        text.append(line[last : match.start()])
+        bold, code, italic = match.groups()
+        text.append(bold or code or italic, style="bold" if bold else "cyan" if code else "italic")
+        last = match.end()
+    text.append(line[last:])
+    return text
+
+
+def render_card(message: dict[str, Any], *, channel: str | None = None, compact: bool = False) -> list[str]:
+    """A boxed, wrapped text rendering of a message's blocks, with buttons as [Label]; `channel` names where.
+
+    `compact` leaves out what the agent saw, its reasons and its alternatives (the card's long parts).
+    """
+    shown = message.get("blocks") or []
+    if compact:
+        shown = [_without_code(b) for b in shown if not str(b.get("block_id", "")).startswith(COMPACT_SKIPS)]
+    return _boxed(f"Slack card in {channel or message.get('channel', '?')}", shown)
+
+
+def _without_code(block: dict[str, Any]) -> dict[str, Any]:
+    """A section with its code blocks (the exact action as JSON) left out."""
+    text = (block.get("text") or {}).get("text")
+    if block.get("type") != "section" or not isinstance(text, str) or "```" not in text:
+        return block
+    kept = re.sub(r"```.*?```", "", text, flags=re.DOTALL).strip()
+    return {**block, "text": {**block["text"], "text": kept}}
 
 
 def render_view(view: dict[str, Any]) -> list[str]:
@@ -84,7 +121,7 @@ def _wrap(text: str) -> list[str]:
             if not raw.strip():
                 continue
         if in_code or raw.startswith("  "):
-            lines.append(raw[: WIDTH + 20])
+            lines.append(raw if len(raw) <= CODE_WIDTH else raw[: CODE_WIDTH - 1] + "…")
         else:
             lines += textwrap.wrap(raw, WIDTH) or [""]
     return lines

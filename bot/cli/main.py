@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=run_worker)
     demo = sub.add_parser("demo", help="run the whole loop locally against simulated Slack and Claude")
     demo.add_argument("--interactive", action="store_true", help="decide each escalation yourself")
+    demo.add_argument("--verbose", action="store_true", help="show the full cards and modals")
     demo.set_defaults(func=run_demo)
     submit = sub.add_parser("submit", help="submit a proposal (JSON file, or - for stdin)")
     submit.add_argument("file", help="a JSON file holding one proposal, or - to read it from stdin")
@@ -135,7 +136,8 @@ class _VersionAction(argparse.Action):
             version = metadata.version("handoff")
         except metadata.PackageNotFoundError:
             version = "unknown (not installed)"
-        parser.exit(message=f"handoff {version}\n")
+        print(f"handoff {version}")
+        parser.exit()
 
 
 def _runtime(stack: ExitStack, settings: Settings) -> Runtime:
@@ -174,9 +176,10 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from bot.app.demo import run_demo as demo
+    print("handoff demo: agents propose, the pipeline scores, people decide in Slack, agents resume.\n", flush=True)
+    from bot.app.demo import run_demo as demo  # heavy imports: after the first line
 
-    return int(demo(interactive=args.interactive))
+    return int(demo(interactive=args.interactive, verbose=args.verbose))
 
 
 def read_json_input(name: str) -> Any:

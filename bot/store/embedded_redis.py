@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +49,10 @@ def is_answering(url: str) -> bool:
         return False
 
 
-def find_deployment(environ: Mapping[str, str] | None = None) -> str:
-    """The Redis URL of this machine's handoff: REDIS_URL, else the embedded server of the data directory.
-
-    The data directory is HANDOFF_DATA_DIR (default `.handoff`, relative to the working directory).
-    """
-    env = os.environ if environ is None else environ
-    if env.get("REDIS_URL"):
-        return env["REDIS_URL"]
-    data_dir = Path(env.get("HANDOFF_DATA_DIR") or DEFAULT_DATA_DIR)
+def find_deployment(redis_url: str | None, data_dir: Path) -> str:
+    """The Redis URL of this machine's handoff: `redis_url` (REDIS_URL), else the embedded server of `data_dir`."""
+    if redis_url:
+        return redis_url
     recorded = EmbeddedServer(data_dir).recorded_url()
     if recorded and is_answering(recorded):
         return recorded
