@@ -74,7 +74,8 @@ def review_card(
             say("    " + line)
     review = (keyboard.ask(say) if keyboard else None) or REVIEWS.get(pid, DEFAULT_REVIEW)
     if review.outcome == "approve":
-        _approve(slack, reviewer, card, review, needed=category.approvals if category else 1, say=say)
+        groups = category.reviewers.usergroups if category else []
+        _approve(slack, reviewer, card, review, needed=category.approvals if category else 1, groups=groups, say=say)
         return
     button, values = _MODALS[review.outcome]
     user = review.user
@@ -122,11 +123,18 @@ def _who_decides(name: str, category: Category) -> list[str]:
 
 
 def _approve(
-    slack: SlackStandIn, reviewer: Reviewer, card: dict[str, Any], review: Review, *, needed: int, say: Say
+    slack: SlackStandIn,
+    reviewer: Reviewer,
+    card: dict[str, Any],
+    review: Review,
+    *,
+    needed: int,
+    groups: list[str],
+    say: Say,
 ) -> None:
     confirm = " and confirms (this category is irreversible)" if _asks_to_confirm(card) else ""
     first = review.user if review.user == YOU else addressed_to(card) or review.user
-    approvers = _quorum(card, first, needed) if needed > 1 else [first]
+    approvers = _quorum(groups, first, needed) if needed > 1 else [first]
     for count, approver in enumerate(approvers, start=1):
         say(f"    @{approver} clicks Approve{confirm}")
         _click(slack, reviewer, card, blocks.APPROVE, user=approver, say=say)
@@ -140,11 +148,10 @@ def addressed_to(card: dict[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
-def _quorum(card: dict[str, Any], user: str, needed: int) -> list[str]:
-    """`user` and enough other members of the card's reviewer group to reach `needed` approvals."""
-    text = json.dumps(card)
-    members = next((m for g, m in DEMO_USERGROUPS.items() if g in text), [])
-    return [user, *[m for m in members if m != user][: needed - 1]]
+def _quorum(groups: list[str], user: str, needed: int) -> list[str]:
+    """`user` and enough other members of the category's reviewer groups to reach `needed` approvals."""
+    members = [m for group in groups for m in DEMO_USERGROUPS.get(group, [])]
+    return [user, *[m for m in dict.fromkeys(members) if m != user][: needed - 1]]
 
 
 def _click(
