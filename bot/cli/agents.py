@@ -23,10 +23,10 @@ def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     add.add_argument("--json", action="store_true", help="print {name, token, webhook_secret} as JSON")
     add.set_defaults(func=run_add)
     listing = actions.add_parser("list", help="every agent, active and revoked (never tokens)")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print one JSON array instead of text")
     listing.set_defaults(func=run_list)
     revoke = actions.add_parser("revoke", help="revoke an agent's token; effective on its next request")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the agent whose token stops working")
     revoke.set_defaults(func=run_revoke)
 
 
