@@ -286,7 +286,10 @@ def test_a_slack_outage_is_ridden_out_by_job_retries(
     slack.fail_next("chat.postMessage", status=500, times=4)
     slack.fail_next("chat.postMessage", status=429, retry_after=1, times=2)
     worker = processes.start("worker")
-    pid = Client(connect(env["REDIS_URL"])).submit({**EMAIL, "id": "slack-outage"})
+    client = Client(connect(env["REDIS_URL"]))
+    wait_until(client.board.categories, timeout=30, what="the worker to publish its categories")
+    pid = client.submit({**EMAIL, "id": "slack-outage"})
+    client.close()
     card = slack.wait_for(lambda s: _card(s, pid), timeout=45)
     assert card is not None
     processes.kill(worker)

@@ -145,6 +145,8 @@ def test_a_redirect_recorded_to_an_outsider_still_gives_them_no_say(runtime: Run
 def test_a_category_not_in_the_policy_is_refused_at_intake(runtime: Runtime, slack: SlackStandIn) -> None:
     """`Issue_Refund` from a client built without a policy is refused by the worker: no card, no reviewer
     can decide it, and the agent is told why."""
+    # The client refuses categories the deployment did not publish; this one checked against a stale list.
+    runtime.board.publish_categories([*runtime.policy.categories, "Issue_Refund"], version="stale")
     pid = Client(runtime.redis).submit({**REFUND, "category": "Issue_Refund"})
     work(runtime)
     decision = Client(runtime.redis).wait(pid, timeout=5)
