@@ -12,7 +12,7 @@ import json
 import math
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -135,6 +135,15 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, the key and the fix."""
 
 
+class DigestRule(Strict):
+    """How actions that ran before review are gathered into one message per channel and category: a
+    window closes after `minutes` or `max_items` items, whichever comes first (45 keeps a digest within
+    Slack's 50 blocks)."""
+
+    minutes: int = Field(default=30, ge=1, le=1440)
+    max_items: int = Field(default=20, ge=1, le=45)
+
+
 class Category(Strict):
     """One kind of action and the rules for reviewing it."""
 
@@ -160,6 +169,7 @@ class Category(Strict):
     args: dict[str, ArgSpec] = Field(default_factory=dict)  # how the Edit modal asks for each argument
     reject_reasons: list[str] | None = None  # canned reasons offered on Reject; None: the top-level list
     graduation: GraduationPolicy | None = None
+    digest: DigestRule | Literal[False] = Field(default_factory=DigestRule)  # False: one message per action
 
     @field_validator("weights")
     @classmethod
@@ -224,6 +234,12 @@ class Policy(Strict):
         """The soft-signal weights of a category: its own, or the policy's."""
         category = self.categories.get(name)
         return category.weights if category and category.weights is not None else self.weights
+
+    def digest_for(self, name: str) -> DigestRule | None:
+        """The digest window of a category's review-after messages, or None for one message per action."""
+        category = self.categories.get(name)
+        rule = category.digest if category else DigestRule()
+        return rule or None
 
     def audit_rate_for(self, name: str) -> float:
         """The share of a category's unreviewed actions sampled for an audit review."""

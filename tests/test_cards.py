@@ -18,7 +18,8 @@ from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_checks import check_blocks, check_home, check_view
-from bot.slack.surfaces import blocks, cards, edits, home, modals, source_material
+from bot.slack.surfaces import blocks, cards, digest_card, edits, home, modals, source_material
+from bot.store.rows import Digest, DigestItem
 from scoring.models import Action, Decision, Outcome
 from scoring.policy import parse_policy
 from tests.conftest import REPO, work
@@ -81,6 +82,14 @@ SURFACES: dict[str, Callable[[], Any]] = {
     "modal_alternative": lambda: modals.alternative_modal("p-email", proposal(EMAIL), channel="C0REVIEW"),
     "modal_redirect": lambda: modals.redirect_modal("p-email", proposal(EMAIL), channel="C0REVIEW"),
     "modal_context": lambda: source_material.context_modal("p-email", proposal(EMAIL)),
+    "digest": lambda: digest_card.digest_card(
+        Digest(7, "C0REVIEW", "tag_ticket", DECIDED_AT, "2026-11-24T10:45:30.000+00:00", "1.1", 3, None, None),
+        [
+            DigestItem("p-1", 1, "triage-bot", "Tag ticket T-1 as *billing*", "tag", None, None, None),
+            DigestItem("p-2", 2, "triage-bot", "Tag ticket T-2 as bug <!channel>", "tag", "U0BOB", None, None),
+            DigestItem("p-3", 3, "triage-bot", "Tag ticket T-3 as account", "tag", None, "U0ALICE", "looks_right"),
+        ],
+    ),
     "home": lambda: home.home_view(
         [home.PendingReview("p-email", "customer_email", "retention-bot", "Send Jane 40% off", "C0REVIEW", True)],
         {"categories": [{"category": "customer_email", "volume": 3, "escalated": 2, "pending": 1}]},

@@ -23,6 +23,13 @@ TAG = {
 }
 
 
+def per_item(runtime: Runtime) -> None:
+    """The policy option of one review-after message per action (`digest: false`) for tag_ticket."""
+    categories = dict(runtime.policy.categories)
+    categories["tag_ticket"] = categories["tag_ticket"].model_copy(update={"digest": False})
+    runtime.policy = runtime.policy.model_copy(update={"categories": categories})
+
+
 def message_with(slack: SlackStandIn, action_id: str) -> dict[str, Any]:
     found = [m for m in slack.messages() if action_id in json.dumps(m.get("blocks") or [])]
     assert found, f"no message has a {action_id} element"
@@ -31,6 +38,7 @@ def message_with(slack: SlackStandIn, action_id: str) -> dict[str, Any]:
 
 def test_review_after_action_gets_one_flaggable_message(runtime: Runtime, slack: SlackStandIn) -> None:
     """A review_after action runs, then one message with a Flag as wrong button is posted, even on a rerun."""
+    per_item(runtime)
     pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
     work(runtime)
     message = message_with(slack, flags.FLAG)
@@ -46,6 +54,7 @@ def test_flag_is_recorded_once_and_a_second_flag_is_told_ephemerally(
     runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer
 ) -> None:
     """The first click records the flag (flagger from the payload) and marks the message; the next changes nothing."""
+    per_item(runtime)
     pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
     work(runtime)
     message = message_with(slack, flags.FLAG)
@@ -85,6 +94,7 @@ def test_promotion_card_applies_only_for_an_owner(runtime: Runtime, slack: Slack
 
 def test_looks_right_records_a_clean_review_once(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer) -> None:
     """ "Looks right" records who said so and marks the message; a second answer is refused; a flag still counts."""
+    per_item(runtime)
     pid = Client(runtime.redis, policy=runtime.policy).submit(TAG)
     work(runtime)
     message = message_with(slack, flags.LOOKS_RIGHT)

@@ -1,5 +1,6 @@
-"""Review after the fact: a message for every review_after or audited action, with "Looks right" and
-"Flag as wrong" buttons.
+"""Review after the fact: every review_after or audited action is listed in its channel's digest
+(`bot.review.digests`), or, with the category's `digest: false`, gets a message of its own with
+"Looks right" and "Flag as wrong" buttons.
 
 `post_review_after` is called by phase two (`bot.jobs.execute`) once an action that ran without review is
 decided. A click (`bot.app.listeners.flags`) on "Looks right" records a confirmation (a clean labelled
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.review import digests
 from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.slack.messages import tell
@@ -42,6 +44,10 @@ def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment
     if not needs_review_after(assessment) or review_message(runtime, pid) is not None:
         return
     assert assessment is not None
+    rule = runtime.policy.digest_for(proposal.category)
+    if rule is not None:
+        digests.add(runtime, pid, proposal, rule)
+        return
     claim = f"handoff:review-after-claim:{pid}"
     if not runtime.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
         return
@@ -77,7 +83,7 @@ def confirm(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
         tell(runtime, channel=channel, user=user, text=text)
         return False
     where = review_message(runtime, pid)
-    if where is not None:
+    if not digests.redraw_for(runtime, pid) and where is not None:
         runtime.slack.chat_update(
             channel=where.channel,
             ts=where.ts,
@@ -119,7 +125,7 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
         )
         return False
     where = review_message(runtime, pid)
-    if where is not None:
+    if not digests.redraw_for(runtime, pid) and where is not None:
         runtime.slack.chat_update(
             channel=where.channel,
             ts=where.ts,

@@ -3,9 +3,10 @@
 Runs when a worker starts and periodically after. It re-enqueues proposals whose `assess` job was
 lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews Redis forgot,
 restores decided state and streams from the ledger, and enqueues phase two for decided proposals
-that have not run it. It also starts the escalation chain of a posted card that has none and
-re-schedules every timer the ledger still owes (one past due fires at
-once), so no reminder, escalation or expiry is lost with Redis. Every step is idempotent.
+that have not run it. It also starts the escalation chain of a posted card that has none,
+re-schedules every timer the ledger still owes (one past due fires at once), so no reminder, escalation
+or expiry is lost with Redis, and redraws every digest message that is missing or behind the ledger.
+Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.jobs import enqueue_assess, enqueue_execute, is_assess_live
-from bot.review import timers
+from bot.review import digests, timers
 from bot.review.quarantine import is_quarantined, isolated
 from bot.runtime import Runtime
 from bot.slack.messages import card_claim_key
@@ -34,9 +35,11 @@ class Report:
     reexecuted: list[str] = field(default_factory=list)
     republished: int = 0
     rescheduled: list[str] = field(default_factory=list)
+    redrawn_digests: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.reassessed or self.reopened or self.reexecuted or self.republished or self.rescheduled)
+        repaired = self.reassessed or self.reopened or self.reexecuted or self.republished or self.rescheduled
+        return bool(repaired or self.redrawn_digests)
 
 
 def reconcile(runtime: Runtime) -> Report:
@@ -60,6 +63,7 @@ def reconcile(runtime: Runtime) -> Report:
                 report.reexecuted.append(pid)
     report.rescheduled.extend(timers.ensure_jobs(runtime))
     publish_head(runtime)
+    report.redrawn_digests.extend(digests.repair(runtime))
     if report:
         log.info("reconcile repaired: %s", report)
     return report

@@ -138,6 +138,22 @@ def _seal_records(db: sqlite_utils.Database) -> None:
     chain.seal_all(db, at=utcnow())
 
 
+def _digest_tables(db: sqlite_utils.Database) -> None:
+    """Digests: one Slack message per channel, category and window listing the actions that ran before
+    review; each item belongs to exactly one digest, in the order it arrived."""
+    db.execute(
+        "CREATE TABLE digests (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL,"
+        " category TEXT NOT NULL, opened_at TEXT NOT NULL, closes_at TEXT NOT NULL, max_items INTEGER NOT NULL,"
+        " ts TEXT, rendered INTEGER NOT NULL DEFAULT 0, looked_by TEXT, looked_at TEXT)"
+    )
+    db.execute("CREATE INDEX digests_open ON digests (channel, category, closes_at)")
+    db.execute(
+        "CREATE TABLE digest_items (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        " digest_id INTEGER NOT NULL REFERENCES digests(id), position INTEGER NOT NULL, added_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE UNIQUE INDEX digest_items_by_digest ON digest_items (digest_id, position)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
@@ -146,6 +162,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _agent_tables,
     _intake_tables,
     _seal_records,
+    _digest_tables,
 ]
 
 

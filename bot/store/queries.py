@@ -2,9 +2,9 @@
 events, a category's recent inputs, and the aggregates behind graduation, the report, metrics, replay
 and export.
 
-With `ledger.py` this module holds every SQL statement handoff runs. What counts as labelled and as an
-override is defined once in `scoring.labels`; LABELLED and OVERRIDE are derived from it (and a test
-checks them against `scoring.labels.judge` on every combination).
+With `ledger.py` and `digests.py` this module holds every SQL statement handoff runs. What counts as
+labelled and as an override is defined once in `scoring.labels`; LABELLED and OVERRIDE are derived from
+it (and a test checks them against `scoring.labels.judge` on every combination).
 """
 
 from __future__ import annotations

@@ -225,3 +225,30 @@ class WebhookDelivery(NamedTuple):
     outcome: str
     detail: str
     at: str
+
+
+class Digest(NamedTuple):
+    """A digest message of actions that ran before review: where it is and how far it is drawn."""
+
+    id: int
+    channel: str
+    category: str
+    opened_at: str
+    closes_at: str
+    ts: str | None
+    rendered: int
+    looked_by: str | None
+    looked_at: str | None
+
+
+class DigestItem(NamedTuple):
+    """One action listed in a digest, with the answer a person gave it, if any."""
+
+    proposal_id: str
+    position: int
+    agent: str
+    summary: str
+    action_name: str
+    flagger: str | None
+    confirmed_by: str | None
+    confirm_source: str | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.listeners import commands, decision_modals, flags, promotions, reviews
+from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews
 from bot.runtime import Runtime
 
 
@@ -16,5 +16,6 @@ def register(app: App, runtime: Runtime) -> None:
     reviews.register(app, runtime)
     decision_modals.register(app, runtime)
     flags.register(app, runtime)
+    digests.register(app, runtime)
     promotions.register(app, runtime)
     commands.register(app, runtime, is_allowed=reviews.is_allowed)

@@ -1,0 +1,77 @@
+"""The digest message: the actions of one channel and category that ran before review in one window, each
+in plain words with its own "Flag as wrong", and one "Looked at all — fine" for everything unflagged.
+
+The "Looked at all — fine" button carries the digest id and how many items the message showed, so a
+click confirms only what the clicker could have seen; items that arrived later stay unreviewed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.slack.surfaces.blocks import HEADER_LIMIT, SECTION_LIMIT, button, clip, context, escape, header, mention, when
+from bot.slack.surfaces.flag_card import FLAG
+from bot.store.rows import Digest, DigestItem
+
+LOOKED_AT_ALL = "handoff_digest_looked_at_all"
+LOOKED_AT_ALL_WORDS = "Looked at all — fine"
+ACTION_IDS = (LOOKED_AT_ALL,)
+ITEM_TEXT_LIMIT = 600
+
+
+def looked_value(digest_id: int, shown: int) -> str:
+    """The "Looked at all — fine" button's value: the digest and how many items it showed."""
+    return f"{digest_id}:{shown}"
+
+
+def parse_looked_value(value: str) -> tuple[int, int] | None:
+    """(digest id, items shown) from a button value, or None when it is not one."""
+    head, _, tail = value.partition(":")
+    if not (head.isdigit() and tail.isdigit()) or len(value) > 40:
+        return None
+    return int(head), int(tail)
+
+
+def digest_text(digest: Digest, items: list[DigestItem]) -> str:
+    """The notification text of a digest message."""
+    flagged = sum(1 for item in items if item.flagger)
+    return clip(f"{len(items)} actions in {digest.category} ran without review ({flagged} flagged)", 300)
+
+
+def digest_card(digest: Digest, items: list[DigestItem]) -> list[dict[str, Any]]:
+    """The digest's blocks: a header, one section per item with its Flag button, the group control."""
+    rev = f"{digest.id}:{len(items)}"
+    title = clip(f"Ran without review: {len(items)} in {digest.category}", HEADER_LIMIT)
+    blocks: list[dict[str, Any]] = [header(title, f"dgh:{rev}")]
+    blocks.extend(_item(item, rev) for item in items)
+    open_items = [item for item in items if not item.flagger and not item.confirmed_by]
+    if digest.looked_by:
+        blocks.append(context(f"*Looked at all — fine* by {mention(digest.looked_by)}", f"dglk:{rev}"))
+    elif open_items:
+        all_button = button(LOOKED_AT_ALL_WORDS, LOOKED_AT_ALL, looked_value(digest.id, len(items)), style="primary")
+        blocks.append({"type": "actions", "block_id": f"dga:{rev}", "elements": [all_button]})
+    note = (
+        "These ran first and are reviewed afterwards. Flag any that is wrong; "
+        f"*{LOOKED_AT_ALL_WORDS}* counts every unflagged item above as reviewed and clean. "
+        f"Window until {when(digest.closes_at)} · digest {digest.id}"
+    )
+    blocks.append(context(note, f"dgc:{rev}"))
+    return blocks
+
+
+def _item(item: DigestItem, rev: str) -> dict[str, Any]:
+    """One action in plain words, with its Flag button or the answer it got."""
+    what = f"*{escape(item.summary)}*\n`{escape(item.action_name or '')}` by {escape(item.agent)}"
+    if item.flagger:
+        what += f"\n:triangular_flag_on_post: Flagged as wrong by {mention(item.flagger)}"
+    elif item.confirmed_by:
+        what += f"\n:white_check_mark: Looks right to {mention(item.confirmed_by)}"
+    what += f"\n_proposal {escape(item.proposal_id)}_"
+    block: dict[str, Any] = {
+        "type": "section",
+        "block_id": f"dgi:{item.position}:{rev}",
+        "text": {"type": "mrkdwn", "text": clip(what, min(ITEM_TEXT_LIMIT, SECTION_LIMIT))},
+    }
+    if not item.flagger:
+        block["accessory"] = button("Flag as wrong", FLAG, item.proposal_id, style="danger")
+    return block
