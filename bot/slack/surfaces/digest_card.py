@@ -35,7 +35,7 @@ def parse_looked_value(value: str) -> tuple[int, int] | None:
 def digest_text(digest: Digest, items: list[DigestItem]) -> str:
     """The notification text of a digest message."""
     flagged = sum(1 for item in items if item.flagger)
-    return clip(f"{len(items)} actions in {digest.category} ran without review ({flagged} flagged)", 300)
+    return clip(f"Ran without review: {len(items)} in {digest.category} ({flagged} flagged)", 300)
 
 
 def digest_card(digest: Digest, items: list[DigestItem]) -> list[dict[str, Any]]:
