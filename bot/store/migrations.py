@@ -140,18 +140,18 @@ def _seal_records(db: sqlite_utils.Database) -> None:
 
 def _digest_tables(db: sqlite_utils.Database) -> None:
     """Digests: one Slack message per channel, category and window listing the actions that ran before
-    review; each item belongs to exactly one digest, in the order it arrived."""
+    review; each item belongs to exactly one digest, in the order it arrived. Safe to run again."""
     db.execute(
-        "CREATE TABLE digests (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS digests (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL,"
         " category TEXT NOT NULL, opened_at TEXT NOT NULL, closes_at TEXT NOT NULL, max_items INTEGER NOT NULL,"
         " ts TEXT, rendered INTEGER NOT NULL DEFAULT 0, looked_by TEXT, looked_at TEXT)"
     )
-    db.execute("CREATE INDEX digests_open ON digests (channel, category, closes_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS digests_open ON digests (channel, category, closes_at)")
     db.execute(
-        "CREATE TABLE digest_items (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        "CREATE TABLE IF NOT EXISTS digest_items (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
         " digest_id INTEGER NOT NULL REFERENCES digests(id), position INTEGER NOT NULL, added_at TEXT NOT NULL)"
     )
-    db.execute("CREATE UNIQUE INDEX digest_items_by_digest ON digest_items (digest_id, position)")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS digest_items_by_digest ON digest_items (digest_id, position)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
