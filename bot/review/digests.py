@@ -52,9 +52,10 @@ def render(runtime: Runtime, digest_id: int, *, force: bool = False) -> None:
             response = runtime.slack.chat_postMessage(
                 channel=digest.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
             )
-            store.record_posted(runtime.ledger, digest_id, ts=str(response["ts"]))
+            store.record_posted(runtime.ledger, digest_id, channel=str(response["channel"]), ts=str(response["ts"]))
         else:
-            runtime.slack.chat_update(channel=digest.channel, ts=digest.ts, text=text, blocks=blocks)
+            where = digest.posted_channel or digest.channel
+            runtime.slack.chat_update(channel=where, ts=digest.ts, text=text, blocks=blocks)
         store.record_rendered(runtime.ledger, digest_id, shown=len(items))
 
 

@@ -14,7 +14,7 @@ from bot.store.clock import utcnow
 from bot.store.ledger import Ledger
 from bot.store.rows import Digest, DigestItem
 
-_DIGEST_COLUMNS = "id, channel, category, opened_at, closes_at, ts, rendered, looked_by, looked_at"
+_DIGEST_COLUMNS = "id, channel, category, opened_at, closes_at, ts, rendered, looked_by, looked_at, posted_channel"
 
 
 def add_item(ledger: Ledger, pid: str, *, channel: str, category: str, minutes: int, max_items: int) -> int:
@@ -71,10 +71,12 @@ def digest_of(ledger: Ledger, pid: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def record_posted(ledger: Ledger, digest_id: int, *, ts: str) -> None:
-    """Remember the digest's message (first post only)."""
+def record_posted(ledger: Ledger, digest_id: int, *, channel: str, ts: str) -> None:
+    """Remember the digest's message: the channel id Slack answered with and its ts (first post only)."""
     with ledger._transaction() as db:
-        db.execute("UPDATE digests SET ts = ? WHERE id = ? AND ts IS NULL", [ts, digest_id])
+        db.execute(
+            "UPDATE digests SET ts = ?, posted_channel = ? WHERE id = ? AND ts IS NULL", [ts, channel, digest_id]
+        )
 
 
 def record_rendered(ledger: Ledger, digest_id: int, *, shown: int) -> None:

@@ -144,7 +144,7 @@ def _digest_tables(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS digests (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL,"
         " category TEXT NOT NULL, opened_at TEXT NOT NULL, closes_at TEXT NOT NULL, max_items INTEGER NOT NULL,"
-        " ts TEXT, rendered INTEGER NOT NULL DEFAULT 0, looked_by TEXT, looked_at TEXT)"
+        " ts TEXT, rendered INTEGER NOT NULL DEFAULT 0, looked_by TEXT, looked_at TEXT, posted_channel TEXT)"
     )
     db.execute("CREATE INDEX IF NOT EXISTS digests_open ON digests (channel, category, closes_at)")
     db.execute(

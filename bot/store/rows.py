@@ -239,6 +239,7 @@ class Digest(NamedTuple):
     rendered: int
     looked_by: str | None
     looked_at: str | None
+    posted_channel: str | None = None  # the channel id Slack answered the first post with
 
 
 class DigestItem(NamedTuple):
