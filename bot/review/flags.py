@@ -82,14 +82,7 @@ def confirm(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
         text = "Someone already answered for this action; it counts once. Nothing changed."
         tell(runtime, channel=channel, user=user, text=text)
         return False
-    where = review_message(runtime, pid)
-    if not digests.redraw_for(runtime, pid) and where is not None:
-        runtime.slack.chat_update(
-            channel=where.channel,
-            ts=where.ts,
-            text=clip(f"Looks right: {escape(proposal.summary)} ({pid})", 300),
-            blocks=flag_card(pid, proposal, assessment, confirmed_by=user),
-        )
+    _redraw(runtime, pid, f"Looks right: {escape(proposal.summary)} ({pid})", proposal, assessment, confirmed_by=user)
     return True
 
 
@@ -124,12 +117,28 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
             text=f"Already flagged by <@{row.flagger}> at {row.flagged_at}; it counts once. Nothing changed.",
         )
         return False
+    _redraw(
+        runtime, pid, f"Flagged as wrong: {escape(proposal.summary)} ({pid})", proposal, assessment, flagged_by=user
+    )
+    return True
+
+
+def _redraw(
+    runtime: Runtime,
+    pid: str,
+    text: str,
+    proposal: Proposal,
+    assessment: Assessment,
+    *,
+    flagged_by: str | None = None,
+    confirmed_by: str | None = None,
+) -> None:
+    """Show a flag or confirmation: in the action's digest when it has one, else on its own message."""
     where = review_message(runtime, pid)
     if not digests.redraw_for(runtime, pid) and where is not None:
         runtime.slack.chat_update(
             channel=where.channel,
             ts=where.ts,
-            text=clip(f"Flagged as wrong: {escape(proposal.summary)} ({pid})", 300),
-            blocks=flag_card(pid, proposal, assessment, flagged_by=user),
+            text=clip(text, 300),
+            blocks=flag_card(pid, proposal, assessment, flagged_by=flagged_by, confirmed_by=confirmed_by),
         )
-    return True
