@@ -28,6 +28,7 @@ FLOORS = {
     "bot.store": 2,
     "bot.slack.surfaces": 2,
     "bot.slack.web_api": 2,
+    "bot.slack.failures": 2,
     "bot.llm": 2,
     "bot.runtime": 3,
     "bot.jobs": 4,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+from urllib.error import URLError
 
 import pytest
 
 from bot.app.web import build_app, wsgi_app
+from bot.app.worker import build_worker
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime
+from bot.slack.failures import is_outside_failure
+from bot.store.queues import QUEUES
 from tests.conftest import BOT_TOKEN
 
 
@@ -47,3 +52,30 @@ def test_head_healthz_answers_headers_without_a_body(runtime: Runtime) -> None:
     assert call("HEAD") == b""
     assert json.loads(call("GET"))["ok"] is True
     assert answers["HEAD"] == answers["GET"]
+
+
+@pytest.mark.parametrize(
+    ("error", "traced"),
+    [(KeyError("card"), True), (URLError(ConnectionRefusedError(111, "refused")), False), (TimeoutError(), False)],
+)
+def test_only_a_bug_gets_a_traceback_from_the_worker(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, error: Exception, traced: bool
+) -> None:
+    """RQ logs a failed job with its traceback; the worker keeps that for bugs and drops it when Slack or the
+    network failed (bot.jobs.note_failure has already said so in one line)."""
+    assert is_outside_failure(error) is not traced
+    worker = build_worker(runtime)
+    job = runtime.queue(QUEUES[0]).enqueue("tests.test_operator_logs.raise_a_bug", job_id="a-bug")
+    try:
+        raise error
+    except Exception:
+        with caplog.at_level(logging.INFO, logger="rq.worker"):
+            worker.handle_exception(job, *sys.exc_info())
+    tracebacks = [r for r in caplog.records if r.name == "rq.worker" and "Traceback" in r.getMessage()]
+    assert len(tracebacks) == (1 if traced else 0)
+    worker.teardown()
+
+
+def raise_a_bug() -> None:
+    """A job function standing for a bug in handoff's own code."""
+    raise KeyError("card")

@@ -20,6 +20,7 @@ from rq.job import Job
 
 from bot.client import Client
 from bot.jobs import TICK_KEY
+from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.reviewer_transport import SocketModeTransport
 from bot.sandbox.slack_api import SlackStandIn
@@ -296,6 +297,25 @@ def test_a_slack_outage_is_ridden_out_by_job_retries(
     assert worker.stderr is not None
     log = worker.stderr.read().decode()
     assert f"assess of {pid} failed (SlackApiError" in log
+    assert "Traceback" not in log, "Slack failing is not a bug: one line per try, no traceback"
+
+
+def test_an_unreachable_slack_is_one_line_per_try_without_a_traceback(
+    processes: Processes, env: dict[str, str], slack: SlackStandIn, runtime: Runtime
+) -> None:
+    """Nothing listening at SLACK_API_URL: `handoff worker --burst` says, in one warning line, that assess
+    failed and when it is retried; no traceback, no lines of slack_sdk's own repeating it."""
+    slack.stop()
+    pid = Client(runtime.redis, policy=runtime.policy).submit({**EMAIL, "id": "slack-unreachable"})
+    worker = processes.start("worker", "--burst", env={**env, "HANDOFF_LOG_LEVEL": "INFO"})
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0
+    problems = [line for line in err.decode().splitlines() if " WARNING " in line or " ERROR " in line]
+    problems = [line for line in problems if "ANTHROPIC_API_KEY is not set" not in line]  # said at every start
+    assert len(problems) == 1, problems
+    assert f"WARNING bot.jobs: assess of {pid} failed (URLError" in problems[0]
+    assert "retrying in 1s" in problems[0]
+    assert "Traceback" not in err.decode()
 
 
 def stalling_callback(decision: Any) -> str:

@@ -27,6 +27,7 @@ from bot.app.socket_mode import SocketModeApp
 from bot.insights.metrics import render_metrics
 from bot.runtime import Runtime
 from bot.settings import SettingsError
+from bot.slack.failures import describe, is_outside_failure
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 32
@@ -75,7 +76,10 @@ def build_app(runtime: Runtime) -> App:
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         kind = body.get("type") if isinstance(body, dict) else None
-        log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
+        if is_outside_failure(error):  # Slack down or rate limiting: one line, not a traceback
+            log.warning("listener could not reach Slack on a %s request (%s)", kind, describe(error))
+        else:
+            log.error("listener failed on a %s request: %s", kind, error, exc_info=error)
         if isinstance(error, SHAPE_ERRORS):  # a signed body whose fields are not what Slack sends
             return BoltResponse(status=400, body="")
         return BoltResponse(status=500, body="")

@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import redis
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 
 # The job bodies in bot.jobs import these when they run. Importing them in the worker, before any fork,
 # is what keeps a work horse from spending most of each job importing them again.
@@ -32,6 +34,7 @@ from bot.review import assignment, phases, timers  # noqa: F401  (preloaded for 
 from bot.review.policy_file import publish_categories, resolve_checks
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime, activate
+from bot.slack.failures import is_outside_failure
 from bot.store.embedded_redis import connect
 from bot.store.queues import QUEUES, SCORE_QUEUE
 
@@ -54,6 +57,15 @@ class HandoffWorker(Worker):
             SimpleWorker.execute_job(self, job, queue)  # type: ignore[arg-type]
         else:
             super().execute_job(job, queue)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """RQ logs every failed try with its traceback; Slack being down is not a bug, so it gets the one
+        line `bot.jobs.note_failure` writes (RQ's exception handlers still run)."""
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(error, BaseException) and is_outside_failure(error):
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+            return
+        super().handle_exception(job, *exc_info)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.func_name in IN_PROCESS:  # no monitoring loop beats for it meanwhile: cover the whole job

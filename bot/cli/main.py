@@ -59,6 +59,10 @@ def _configure_logging(settings: Settings, *, default: str) -> None:
     )
     for chatty in ("httpx", "httpx2", "anthropic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # slack_sdk logs each failed request and retry itself; handoff logs one line per failure (and a
+        # traceback only for a bug), so its own lines would only repeat that.
+        logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
 
 
 WEB_HELP = (

@@ -50,7 +50,7 @@ def members(runtime: Runtime, group: str) -> Membership:
     try:
         response = _client(runtime.slack).usergroups_users_list(usergroup=group)
         users = [str(u) for u in response.get("users") or []]
-    except SlackClientError as exc:
+    except (SlackClientError, OSError) as exc:  # OSError: Slack unreachable (URLError, timeouts)
         reason = _reason(exc)
         log.warning("user group %s unavailable (%s): routing falls back to the rotation", group, reason)
         runtime.redis.set(failure_key(group), reason, ex=FAILURE_TTL)
@@ -64,7 +64,9 @@ def resolve(runtime: Runtime, groups: list[str]) -> dict[str, frozenset[str] | N
     return {group: members(runtime, group).users for group in groups}
 
 
-def _reason(exc: SlackClientError) -> str:
+def _reason(exc: SlackClientError | OSError) -> str:
+    if isinstance(exc, OSError):
+        return f"Slack unreachable: {exc}"
     response = getattr(exc, "response", None)
     if response is not None:
         if response.status_code == 429:
