@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from bot.app.socket_mode import CONNECT_OPTIONS
 from bot.sandbox.slack_api import SlackStandIn
 from bot.sandbox.slack_socket import ACK_SECONDS, SocketModeStandIn
 from bot.sandbox.socket_envelopes import envelope_for
@@ -40,7 +41,7 @@ class RawApp:
 
     def __init__(self, api: WebClient, app_token: str) -> None:
         url = api.apps_connections_open(app_token=app_token)["url"]
-        self.connection: ClientConnection = connect(str(url), legacy=True, open_timeout=5)
+        self.connection: ClientConnection = connect(str(url), **CONNECT_OPTIONS, open_timeout=5)
 
     def next(self) -> dict[str, Any]:
         message: dict[str, Any] = json.loads(self.connection.recv(timeout=5))
@@ -90,12 +91,12 @@ def test_a_url_opens_one_connection_that_starts_with_hello(
     apps.append(RawApp(api, standin.app_token))
     assert apps[1].next()["num_connections"] == 2
     spent = standin.open_url()
-    first = connect(spent, legacy=True, open_timeout=5)
+    first = connect(spent, **CONNECT_OPTIONS, open_timeout=5)
     try:
         assert json.loads(first.recv(timeout=5))["type"] == "hello"
     finally:
         first.close()
-    reused = connect(spent, legacy=True, open_timeout=5)
+    reused = connect(spent, **CONNECT_OPTIONS, open_timeout=5)
     try:
         with pytest.raises(ConnectionClosed):
             reused.recv(timeout=5)

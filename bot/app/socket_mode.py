@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
+from websockets.version import version as websockets_version
 
 from bot.settings import SettingsError
 
@@ -36,6 +37,9 @@ MAX_BACKOFF_SECONDS = 30.0
 RETIRE_SECONDS = 10.0  # how long a connection Slack asked us to leave is still read (Slack closes it sooner)
 SEEN_SECONDS = 3600
 MAX_MESSAGE_BYTES = 4 * 2**20
+# websockets 17 asks for `legacy=True` to hand back the connection itself; 16 (which the OpenAI Agents SDK's extra
+# still requires) has no such flag and returns the connection anyway.
+CONNECT_OPTIONS: dict[str, Any] = {"legacy": True} if int(websockets_version.split(".")[0]) >= 17 else {}
 REFUSALS = frozenset(
     {"not_authed", "invalid_auth", "not_allowed_token_type", "token_revoked", "token_expired", "account_inactive"}
 )
@@ -120,7 +124,7 @@ class SocketModeLink:
         url = self.web_client.apps_connections_open(app_token=self.app_token)["url"]
         connection = connect(
             str(url),
-            legacy=True,
+            **CONNECT_OPTIONS,
             ping_interval=PING_SECONDS,
             ping_timeout=PING_SECONDS,
             open_timeout=10,

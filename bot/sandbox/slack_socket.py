@@ -94,6 +94,9 @@ class SocketModeStandIn:
         with self.cond:
             self._stopping = True
             self.cond.notify_all()
+            links = [link for link in self.links if link.open]
+        for link in links:  # websockets 17's shutdown closes them too; 16's leaves them open
+            link.connection.close(1001, "going away")
         self._server.shutdown()
         for thread in list(self._threads):
             thread.join()
