@@ -178,6 +178,9 @@ class HttpClient(Client):
         self.transport = transport
         self.policy = policy
 
+    def close(self) -> None:
+        """Nothing to close: each request opens (and closes) its own connection."""
+
     def submit(self, proposal: Mapping[str, Any] | Proposal) -> str:
         """Send a proposal for review and return its id; resubmitting an id with the same body is a no-op."""
         parsed = parse_proposal(proposal, policy=self.policy)

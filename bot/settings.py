@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     reconcile_every: float = Field(60.0, validation_alias=AliasChoices("reconcile_every", "HANDOFF_RECONCILE_EVERY"))
     log_level: str | None = Field(None, validation_alias=AliasChoices("log_level", "HANDOFF_LOG_LEVEL"))
     api_rate: float = Field(20.0, validation_alias=AliasChoices("api_rate", "HANDOFF_API_RATE"))
+    # The agent side (the framework adapters in bot/adapters/): where the deployment is and how long to wait.
+    handoff_url: str | None = Field(None, validation_alias=AliasChoices("handoff_url", "HANDOFF_URL"))
+    handoff_token: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("handoff_token", "HANDOFF_TOKEN"))
+    wait: float = Field(120.0, validation_alias=AliasChoices("wait", "HANDOFF_WAIT"))
 
     @classmethod
     def settings_customise_sources(
@@ -129,6 +133,26 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"HANDOFF_RECONCILE_EVERY is {value!r}; expected seconds between reconcile passes, 1 to 3600"
             )
+        return seconds
+
+    @field_validator("handoff_url")
+    @classmethod
+    def _deployment_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"HANDOFF_URL is {value[:80]!r}; expected the deployment's http(s):// address (or a redis:// URL)"
+            )
+        return value
+
+    @field_validator("wait", mode="before")
+    @classmethod
+    def _seconds_to_wait(cls, value: Any) -> Any:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not 0 <= seconds <= 86_400:
+            raise ValueError(f"HANDOFF_WAIT is {value!r}; expected seconds to wait for a decision, 0 to 86400")
         return seconds
 
     @field_validator("log_level")

@@ -37,6 +37,7 @@ FLOORS = {
     "bot.slack.messages": 5,
     "bot.slack.usergroups": 5,
     "bot.review": 6,
+    "bot.adapters": 6,  # the framework adapters: agent-side, over bot.client (see the test below)
     "bot.insights": 7,
     "bot.api": 7,
     "bot.app": 8,
@@ -146,6 +147,27 @@ def test_the_agent_side_client_loads_no_ledger_slack_or_anthropic() -> None:
     heavy = ("slack_sdk", "slack_bolt", "anthropic", "sqlite_utils", "bot.store.ledger", "bot.review", "bot.slack")
     assert [m for m in loaded if m.startswith(heavy)] == []
     assert "bot.jobs" in loaded, "the client names its jobs by function"
+
+
+# What the framework adapters may import of handoff: the agent-side client, the settings and the models.
+ADAPTER_IMPORTS = ("bot.adapters", "bot.client", "bot.settings", "scoring.models")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if room(n) == "bot.adapters"))
+def test_adapters_reach_handoff_through_the_client_only(name: str) -> None:
+    """An adapter depends on bot.client (either transport), never on the store, review, Slack or jobs."""
+    for imported, _node in imports(MODULES[name]):
+        allowed = any(imported == a or imported.startswith(a + ".") for a in ADAPTER_IMPORTS)
+        assert allowed, f"{name} imports {imported}; adapters use only {', '.join(ADAPTER_IMPORTS)}"
+
+
+def test_the_adapters_core_loads_no_framework_and_nothing_heavy() -> None:
+    """Importing the shared core loads no agent framework, ledger, Slack, Anthropic or review code."""
+    code = "import json, sys, bot.adapters.core; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=True).stdout)
+    heavy = ("slack_sdk", "slack_bolt", "anthropic", "sqlite_utils", "bot.store.ledger", "bot.review", "bot.slack")
+    frameworks = ("langchain", "langgraph", "agents", "pydantic_ai", "claude_agent_sdk", "mcp")
+    assert [m for m in loaded if m.startswith(heavy) or m.split(".")[0] in frameworks] == []
 
 
 def _calls(path: Path) -> Iterator[ast.Call]:
