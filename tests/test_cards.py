@@ -18,10 +18,11 @@ from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_checks import check_blocks, check_home, check_view
-from bot.slack.surfaces import blocks, cards, digest_card, edits, home, modals, source_material
+from bot.slack.surfaces import blocks, cards, digest_card, edits, home, modals, similar_cases, source_material
 from bot.store.rows import Digest, DigestItem
 from scoring.models import Action, Decision, Outcome
 from scoring.policy import parse_policy
+from scoring.precedents import PastCase, Precedent, Precedents
 from tests.conftest import REPO, work
 from tests.factories import CRM, EMAIL, assessment, proposal
 
@@ -30,6 +31,29 @@ UPDATE = os.environ.get("HANDOFF_UPDATE_GOLDEN") == "1"
 POLICY = parse_policy((REPO / "policy.yaml").read_text())
 DECIDED_AT = "2026-11-24T10:15:30.000+00:00"
 POSTED_AT = 1795515210.0  # 2026-11-24T10:13:30Z: two minutes before DECIDED_AT
+
+
+PAST = PastCase(
+    "p-past",
+    "edit",
+    "U0BOB",
+    DECIDED_AT,
+    {"to": "jane@example.com", "subject": "we miss you", "amount": 120.0},
+    [("amount", "120", "100")],
+    "",
+)
+PRECEDENTS = Precedents(
+    14,
+    40,
+    False,
+    {"approve": 12, "edit": 1, "reject": 1},
+    ("amount", "120", "100"),
+    {"reject": "wrong customer <!here>"},
+    [
+        Precedent(PAST, 1.0),
+        Precedent(PastCase("p-old", "reject", "U0ALICE", DECIDED_AT, {}, [], "wrong *customer*"), 0.5),
+    ],
+)
 
 
 def decision(outcome: Outcome, action: Action | None, comment: str = "") -> Decision:
@@ -56,6 +80,10 @@ SURFACES: dict[str, Callable[[], Any]] = {
         assessment("p-refund", level="approve_before", threshold=None, signals=[]),
         facts=cards.CardFacts(irreversible=True, reviewers=("U0FIN", "S0FINANCE"), deadline=DECIDED_AT),
     ),
+    "card_precedents": lambda: cards.review_card(
+        "p-email", proposal(EMAIL), assessment(), facts=cards.CardFacts(precedents=PRECEDENTS)
+    ),
+    "modal_similar_cases": lambda: similar_cases.similar_cases_modal("p-email", PRECEDENTS, action="send_email"),
     "final_approve": lambda: cards.final_card(
         "p-email", proposal(EMAIL), decision(Outcome.APPROVE, proposal(EMAIL).action), posted_at=POSTED_AT
     ),

@@ -16,6 +16,7 @@ from bot.slack import usergroups
 from bot.slack.messages import finalize_card
 from bot.slack.surfaces import blocks, cards
 from bot.slack.surfaces.cards import CardFacts
+from bot.store.precedents import precedents_for
 from scoring.models import Proposal
 from scoring.routing import Assignee, assignee, schedule
 
@@ -43,17 +44,19 @@ def redirected_to(runtime: Runtime, pid: str) -> str | None:
 
 def card_facts(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime | None = None) -> CardFacts:
     """What routing adds to a card, the first one and every redraw: who is asked (the redirect's assignee,
-    the on-call, else the category's users and groups) and the expiry deadline, if the category has one."""
+    the on-call, else the category's users and groups), the expiry deadline, if the category has one, and
+    how similar past proposals went."""
+    found = precedents_for(runtime.ledger, pid, proposal)
     category = runtime.policy.category(proposal.category)
     if category is None:
-        return CardFacts()
+        return CardFacts(precedents=found)
     moment = now or datetime.now(UTC)
     user = redirected_to(runtime, pid) or route(runtime, proposal, moment).user
     asked = (user,) if user else cards.reviewer_ids(category)
     deadline = next((t.due_at for t in runtime.ledger.timers(pid) if t.step == "expire"), None)
     if deadline is None and "expire" in (due := schedule(category.timeouts, moment)):
         deadline = due["expire"].isoformat()
-    return CardFacts(irreversible=category.irreversible, reviewers=asked, deadline=deadline)
+    return CardFacts(irreversible=category.irreversible, reviewers=asked, deadline=deadline, precedents=found)
 
 
 def status_line(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime | None = None) -> str:

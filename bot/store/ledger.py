@@ -21,9 +21,10 @@ import sqlite_utils
 
 from bot.store import chain
 from bot.store.clock import utcnow
-from bot.store.migrations import migrate
+from bot.store.migrations import PRECEDENT_COLUMNS, PRECEDENT_INSERT, migrate
 from bot.store.rows import MessageRef, ScheduledTimer, TimerRow
 from scoring.models import Assessment, Decision, Proposal
+from scoring.precedents import is_human_decision, record_of
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,16 @@ class Ledger:
         )
         body = {"outcome": decision.outcome.value, "reviewer": decision.reviewer}
         self._event(db, decision.proposal_id, "decided", body, ("decisions", decision.proposal_id))
+        self._record_precedent(db, decision)
+
+    def _record_precedent(self, db: sqlite_utils.Database, decision: Decision) -> None:
+        """List a person's decision among its category's precedents (`bot.store.precedents`), in its transaction."""
+        if not is_human_decision(decision):
+            return
+        proposal = self._proposal(db, decision.proposal_id)
+        record = record_of(proposal, decision) if proposal is not None else None
+        if record is not None:
+            db.execute(PRECEDENT_INSERT, [record[c] for c in PRECEDENT_COLUMNS])
 
     def decide(
         self, decision: Decision, *, needed: int = 1, fingerprint: str = ""
@@ -269,7 +280,11 @@ class Ledger:
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """The stored proposal, or None."""
-        row = self.db.execute("SELECT body FROM proposals WHERE id = ?", [proposal_id]).fetchone()
+        return self._proposal(self.db, proposal_id)
+
+    @staticmethod
+    def _proposal(db: sqlite_utils.Database, proposal_id: str) -> Proposal | None:
+        row = db.execute("SELECT body FROM proposals WHERE id = ?", [proposal_id]).fetchone()
         return Proposal.model_validate_json(row[0]) if row else None
 
     def assessment(self, proposal_id: str) -> Assessment | None:

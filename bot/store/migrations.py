@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlite_utils
+from pydantic import ValidationError
 
 from bot.store import chain
 from bot.store.clock import utcnow
+from scoring.models import Decision, Proposal
+from scoring.precedents import HUMAN_OUTCOMES, record_of
 
 
 def _initial_tables(db: sqlite_utils.Database) -> None:
@@ -154,6 +157,47 @@ def _digest_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS digest_items_by_digest ON digest_items (digest_id, position)")
 
 
+PRECEDENT_COLUMNS = (
+    "proposal_id",
+    "category",
+    "action",
+    "outcome",
+    "reviewer",
+    "decided_at",
+    "features",
+    "changes",
+    "reason",
+)
+PRECEDENT_INSERT = (
+    "INSERT INTO precedents (proposal_id, category, action, outcome, reviewer, decided_at, features, changes,"
+    " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (proposal_id) DO NOTHING"
+)
+
+
+def _precedent_table(db: sqlite_utils.Database) -> None:
+    """Precedents: each proposal a person decided, with the fields its similarity is computed on, listed
+    by category, action and time so a card finds its category's recent cases by index (docs/precedents.md).
+    Filled for the decisions already in the ledger. Safe to run again."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS precedents (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        " category TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, reviewer TEXT NOT NULL,"
+        " decided_at TEXT NOT NULL, features TEXT NOT NULL, changes TEXT NOT NULL, reason TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS precedents_by_action ON precedents (category, action, decided_at)")
+    outcomes = ", ".join(f"'{o.value}'" for o in sorted(HUMAN_OUTCOMES))
+    rows = db.execute(
+        "SELECT p.body, d.body FROM decisions d JOIN proposals p ON p.id = d.proposal_id"  # noqa: S608 - constants
+        f" WHERE d.outcome IN ({outcomes}) AND d.reviewer NOT LIKE '%:%'"
+    )
+    for proposal_body, decision_body in rows.fetchall():
+        try:
+            record = record_of(Proposal.model_validate_json(proposal_body), Decision.model_validate_json(decision_body))
+        except ValidationError:  # a record quarantine set aside: it is no precedent
+            continue
+        if record is not None:
+            db.execute(PRECEDENT_INSERT, [record[c] for c in PRECEDENT_COLUMNS])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
@@ -163,6 +207,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _intake_tables,
     _seal_records,
     _digest_tables,
+    _precedent_table,
 ]
 
 

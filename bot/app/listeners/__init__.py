@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews
+from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews, similar_cases
 from bot.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:
     """Attach every listener handoff has to `app`."""
     reviews.register(app, runtime)
+    similar_cases.register(app, runtime)
     decision_modals.register(app, runtime)
     flags.register(app, runtime)
     digests.register(app, runtime)

@@ -21,7 +21,8 @@ REDIRECT = "handoff_redirect"
 FULL_CONTEXT = "handoff_full_context"
 CONTEXT_PREVIOUS = "handoff_context_previous"
 CONTEXT_NEXT = "handoff_context_next"
-ACTION_IDS = (APPROVE, EDIT, REJECT, ALTERNATIVE, REDIRECT, FULL_CONTEXT, CONTEXT_PREVIOUS, CONTEXT_NEXT)
+PRECEDENTS = "handoff_precedents"  # "Similar cases": the most similar decided proposals, in a modal
+ACTION_IDS = (APPROVE, EDIT, REJECT, ALTERNATIVE, REDIRECT, FULL_CONTEXT, CONTEXT_PREVIOUS, CONTEXT_NEXT, PRECEDENTS)
 
 # Modals that are submitted; each has a view listener. The full-context modal has no submit button.
 REJECT_MODAL = "handoff_reject_modal"

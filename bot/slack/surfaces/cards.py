@@ -34,8 +34,10 @@ from bot.slack.surfaces.blocks import (
     when,
 )
 from bot.slack.surfaces.changes import change_lines
+from bot.slack.surfaces.similar_cases import precedent_blocks
 from bot.slack.surfaces.source_material import action_text, seen
 from scoring.models import Assessment, Decision, Outcome, Proposal
+from scoring.precedents import Precedents
 
 MATERIAL_CHARS = 6000  # how much of what the agent saw a card shows before "Full context"
 MATERIAL_BLOCKS = 12
@@ -55,11 +57,13 @@ OUTCOME_WORDS = {
 
 @dataclass(frozen=True)
 class CardFacts:
-    """What the policy and routing add to a card: confirmation, who is asked, by when."""
+    """What the policy, routing and the ledger add to a card: confirmation, who is asked, by when, and how
+    similar past proposals went (None: not looked up)."""
 
     irreversible: bool = False
     reviewers: tuple[str, ...] = ()
     deadline: str | None = None
+    precedents: Precedents | None = None
 
 
 def reviewer_ids(category: Any) -> tuple[str, ...]:
@@ -89,6 +93,7 @@ def review_card(
         *_alternatives(pid, proposal, revision),
         section(_rationale(proposal), f"why:{pid}:{revision}"),
         section(_escalation(assessment), f"esc:{pid}:{revision}"),
+        *precedent_blocks(pid, facts.precedents, action=proposal.action.name, revision=revision),
     ]
     complete = complete and _all_shown(proposal)
     if not complete:
