@@ -201,6 +201,25 @@ def is_policy_reviewer(reviewer: str) -> bool:
     return reviewer.startswith(POLICY_REVIEWER_PREFIX)
 
 
+STANDING_REVIEWER_PREFIX = "standing:"
+
+
+def standing_reviewer(rule_id: int) -> str:
+    """The reviewer of a decision a standing approval took (`standing:7`): a rule a person made, not a person."""
+    return f"{STANDING_REVIEWER_PREFIX}{rule_id}"
+
+
+def is_standing_reviewer(reviewer: str) -> bool:
+    """True when a standing approval (a remembered decision) took the decision, not a person looking."""
+    return reviewer.startswith(STANDING_REVIEWER_PREFIX)
+
+
+def standing_rule_id(reviewer: str) -> int | None:
+    """The rule id of a `standing:<id>` reviewer, or None for anyone else."""
+    rest = reviewer.removeprefix(STANDING_REVIEWER_PREFIX)
+    return int(rest) if is_standing_reviewer(reviewer) and rest.isdigit() else None
+
+
 def describe_validation_error(source: str, error: Any) -> str:
     """One line naming each bad field by its path: `proposal: action.name: field required`."""
     parts = []

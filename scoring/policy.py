@@ -12,7 +12,7 @@ import json
 import math
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, get_args
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -144,6 +144,13 @@ class DigestRule(Strict):
     max_items: int = Field(default=20, ge=1, le=45)
 
 
+class StandingApprovals(Strict):
+    """Whether a reviewer who approves may also allow the same action from the same agent for a while
+    ("Approve and remember…"), and for at most how many hours (see docs/routing.md, "Standing approvals")."""
+
+    max_hours: int = Field(ge=1, le=168)
+
+
 class Category(Strict):
     """One kind of action and the rules for reviewing it."""
 
@@ -170,6 +177,7 @@ class Category(Strict):
     reject_reasons: list[str] | None = None  # canned reasons offered on Reject; None: the top-level list
     graduation: GraduationPolicy | None = None
     digest: DigestRule | Literal[False] = Field(default_factory=DigestRule)  # False: one message per action
+    standing_approvals: StandingApprovals | None = None  # None: off, no reviewer may remember a decision
 
     @field_validator("weights")
     @classmethod
@@ -182,6 +190,16 @@ class Category(Strict):
             raise ValueError(
                 f"level is {self.level.value} but never_graduate is set; "
                 "never_graduate categories must stay at approve_before"
+            )
+        if self.standing_approvals is not None and self.never_graduate:
+            raise ValueError(
+                "standing_approvals is set but never_graduate is too; every action of a never_graduate "
+                "category waits for a person, so remove standing_approvals"
+            )
+        if self.standing_approvals is not None and self.approvals > 1:
+            raise ValueError(
+                f"standing_approvals is set but approvals is {self.approvals}; a standing approval is one "
+                "reviewer's decision and cannot stand in for a quorum, so remove standing_approvals or set approvals: 1"
             )
         return self
 
@@ -240,6 +258,11 @@ class Policy(Strict):
         category = self.categories.get(name)
         rule = category.digest if category else DigestRule()
         return rule or None
+
+    def standing_for(self, name: str) -> StandingApprovals | None:
+        """A category's standing approvals, or None when they are off (the default, and any unknown category)."""
+        category = self.categories.get(name)
+        return category.standing_approvals if category else None
 
     def audit_rate_for(self, name: str) -> float:
         """The share of a category's unreviewed actions sampled for an audit review."""
@@ -328,9 +351,16 @@ def _fields_at(loc: Any) -> list[str]:
             model = Category
             continue
         field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        model = _model_in(getattr(field, "annotation", None))
     return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, also when it may be None or False (`StandingApprovals | None`)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

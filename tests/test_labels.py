@@ -11,7 +11,7 @@ from bot.store.queries import JOINS, LABELLED, OVERRIDE
 from scoring.labels import judge
 from scoring.models import Outcome, Route
 
-REVIEWERS = ("U0ALICE", "policy:timeout", "policy:review_after")
+REVIEWERS = ("U0ALICE", "policy:timeout", "policy:review_after", "standing:7")
 DECISIONS = [None, *itertools.product([o.value for o in Outcome], REVIEWERS)]
 CASES = list(
     itertools.product(DECISIONS, [r.value for r in Route], (False, True), (False, True), (None, "looks_right"))
@@ -61,6 +61,9 @@ def test_the_ledgers_sql_agrees_with_judge_on_every_combination() -> None:
         ("auto", "policy:review_after", "review_after", True, None, ("bad", "flag")),
         ("auto", "policy:auto", "auto", False, "looks_right", None),
         (None, None, "escalate", False, None, None),
+        ("approve", "standing:7", "escalate", False, None, None),
+        ("approve", "standing:7", "escalate", False, "digest", ("ok", "digest")),
+        ("approve", "standing:7", "escalate", True, None, ("bad", "flag")),
     ],
 )
 def test_judge_labels_what_a_person_judged(

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.runtime import Runtime
-from bot.store import queries
+from bot.store import queries, standing
+from bot.store.clock import utcnow
 from bot.store.queues import QUEUES
 from bot.store.rows import WaitBuckets
 
@@ -57,7 +58,20 @@ def render_metrics(runtime: Runtime) -> str:
     for category, kinds in steps.items():
         family = "handoff_escalation_steps_total"
         lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in kinds.items()]
+    lines += _standing(runtime)
     return "\n".join(lines) + "\n"
+
+
+def _standing(runtime: Runtime) -> list[str]:
+    """Decisions taken by standing approvals (not by a person looking) and the rules active now, by category."""
+    counts = standing.counts_by_category(runtime.ledger, now=utcnow())
+    decided = "handoff_standing_decisions_total"
+    lines = _family(decided, "counter", "Actions approved by a standing approval, with nobody looking, by category.")
+    lines += [f'{decided}{{category="{label(c)}"}} {n}' for c, (n, _) in sorted(counts.items())]
+    live = "handoff_standing_rules_active"
+    lines += _family(live, "gauge", "Standing approvals active now (not revoked, expired or flagged), by category.")
+    lines += [f'{live}{{category="{label(c)}"}} {n}' for c, (_, n) in sorted(counts.items())]
+    return lines
 
 
 def _waits(rows: Iterable[WaitBuckets]) -> list[str]:

@@ -56,7 +56,10 @@ def card_facts(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime 
     deadline = next((t.due_at for t in runtime.ledger.timers(pid) if t.step == "expire"), None)
     if deadline is None and "expire" in (due := schedule(category.timeouts, moment)):
         deadline = due["expire"].isoformat()
-    return CardFacts(irreversible=category.irreversible, reviewers=asked, deadline=deadline, precedents=found)
+    hours = category.standing_approvals.max_hours if category.standing_approvals else 0
+    return CardFacts(
+        irreversible=category.irreversible, reviewers=asked, deadline=deadline, precedents=found, standing_hours=hours
+    )
 
 
 def status_line(runtime: Runtime, pid: str, proposal: Proposal, *, now: datetime | None = None) -> str:

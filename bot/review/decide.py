@@ -16,9 +16,21 @@ from dataclasses import dataclass
 from bot.jobs import enqueue_execute, enqueue_refresh_card
 from bot.review.authz import permission
 from bot.runtime import Runtime
+from bot.store import standing
 from bot.store.clock import utcnow
+from bot.store.ledger import DecisionRefusedError
 from bot.store.review_state import Verdict
-from scoring.models import EXECUTING_OUTCOMES, Action, Assessment, Decision, Outcome, Proposal, is_policy_reviewer
+from scoring.models import (
+    EXECUTING_OUTCOMES,
+    Action,
+    Assessment,
+    Decision,
+    Outcome,
+    Proposal,
+    is_policy_reviewer,
+    is_standing_reviewer,
+    standing_rule_id,
+)
 from scoring.routing import owner_of
 
 log = logging.getLogger(__name__)
@@ -103,26 +115,31 @@ def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> Dec
     if refusal:
         return DecideResult(won=False, decision=decision, verdict=Verdict.REFUSED, note=refusal)
     needed = _needed(runtime, decision)
+    rule_id = standing_rule_id(decision.reviewer)
+    guard = standing.guard(rule_id, now=utcnow()) if rule_id is not None else None
     try:
-        won, standing, approvers = runtime.ledger.decide(
-            decision, needed=needed, fingerprint=action_fingerprint(decision.action)
+        won, stands, approvers = runtime.ledger.decide(
+            decision, needed=needed, fingerprint=action_fingerprint(decision.action), guard=guard
         )
+    except DecisionRefusedError as exc:  # the rule was revoked, expired or flagged before this transaction
+        return DecideResult(won=False, decision=decision, verdict=Verdict.REFUSED, note=str(exc))
     except sqlite3.Error as exc:
         log.error("decision on %s not recorded: %s", decision.proposal_id, exc)
         raise NotRecordedError(str(exc)) from exc
     pid = decision.proposal_id
-    if standing is None:
+    if stands is None:
         enqueue_refresh_card(runtime.redis, pid, revision=len(approvers))  # "1 of 2 approvals", from a worker
         return DecideResult(False, decision, Verdict.PROGRESS, approvers=approvers, needed=needed)
     if won and enqueue:
         enqueue_execute(runtime.redis, pid)  # before publishing: an agent that hears of it finds phase two queued
-    runtime.board.restore_decided(standing)  # publish, now that the ledger holds it (phase two publishes too)
-    return DecideResult(won=won, decision=standing, verdict=Verdict.WON if won else Verdict.LOST)
+    runtime.board.restore_decided(stands)  # publish, now that the ledger holds it (phase two publishes too)
+    return DecideResult(won=won, decision=stands, verdict=Verdict.WON if won else Verdict.LOST)
 
 
 def is_human_approval(decision: Decision) -> bool:
-    """An outcome that runs the action, taken by a person (not policy or a timer)."""
-    return decision.outcome in EXECUTING_OUTCOMES and not is_policy_reviewer(decision.reviewer)
+    """An outcome that runs the action, taken by a person (not policy, a timer or a standing approval)."""
+    by = decision.reviewer
+    return decision.outcome in EXECUTING_OUTCOMES and not is_policy_reviewer(by) and not is_standing_reviewer(by)
 
 
 def action_fingerprint(action: Action | None) -> str:
@@ -138,20 +155,33 @@ def _needed(runtime: Runtime, decision: Decision) -> int:
     return runtime.policy.approvals_needed(proposal.category) if proposal else 1
 
 
+def _person_behind(runtime: Runtime, reviewer: str) -> str | None:
+    """The person a decision speaks for: the reviewer, or a standing approval's author (None: no such rule)."""
+    rule_id = standing_rule_id(reviewer)
+    if rule_id is None:
+        return None if is_standing_reviewer(reviewer) else reviewer
+    rule = standing.rule(runtime.ledger, rule_id)
+    return rule.author if rule else None
+
+
 def _refusal(runtime: Runtime, decision: Decision) -> str:
     """Why the policy does not let this reviewer take this decision ("" when it does): not a reviewer of
-    the category (a redirect adds nobody), or the agent's owner approving where the category forbids it."""
+    the category (a redirect adds nobody), or the agent's owner approving where the category forbids it.
+    A standing approval is checked as its author, who must still be allowed to decide."""
     if is_policy_reviewer(decision.reviewer):
         return ""
     proposal = runtime.ledger.proposal(decision.proposal_id)
     if proposal is None:
         raise UnknownProposalError(f"no proposal {decision.proposal_id!r} in the ledger")
-    allowed = permission(runtime, decision.proposal_id, decision.reviewer)
+    person = _person_behind(runtime, decision.reviewer)
+    if person is None:
+        return f"{decision.reviewer} is not a standing approval handoff holds"
+    allowed = permission(runtime, decision.proposal_id, person)
     if not allowed.allowed:
         return allowed.reason.removesuffix(" Nothing changed.").removesuffix("; nothing changed.")
     category = runtime.policy.category(proposal.category)
-    if not is_human_approval(decision) or category is None or category.owner_may_approve:
+    if decision.outcome not in EXECUTING_OUTCOMES or category is None or category.owner_may_approve:
         return ""
-    if owner_of(runtime.policy, proposal.agent) != decision.reviewer:
+    if owner_of(runtime.policy, proposal.agent) != person:
         return ""
     return f"You own {proposal.agent}, and this category does not let an agent's owner approve its proposals."

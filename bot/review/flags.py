@@ -4,7 +4,8 @@
 
 `post_review_after` is called by phase two (`bot.jobs.execute`) once an action that ran without review is
 decided. A click (`bot.app.listeners.flags`) on "Looks right" records a confirmation (a clean labelled
-review); on "Flag as wrong" a flag (an override); either marks the message. An action nobody answered
+review); on "Flag as wrong" a flag (an override), which also revokes the standing approval that allowed
+the action, if one did; either marks the message. An action nobody answered
 stays unreviewed and never counts toward graduation. Button values are the proposal id only; the person
 is the payload's user.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.review import digests
+from bot.review import digests, standing
 from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.slack.messages import tell
@@ -21,7 +22,7 @@ from bot.slack.surfaces.blocks import clip, escape
 from bot.slack.surfaces.flag_card import FLAG, LOOKS_RIGHT, flag_card
 from bot.store import queries
 from bot.store.rows import MessageRef
-from scoring.models import Assessment, Proposal, Route
+from scoring.models import Assessment, Decision, Proposal, Route, is_standing_reviewer
 
 __all__ = ["FLAG", "LOOKS_RIGHT", "confirm", "flag", "needs_review_after", "post_review_after", "review_message"]
 
@@ -29,8 +30,11 @@ log = logging.getLogger(__name__)
 CLAIM_TTL = 300
 
 
-def needs_review_after(assessment: Assessment | None) -> bool:
-    """Whether an action runs before any human saw it and still gets a human look: review_after or audit."""
+def needs_review_after(assessment: Assessment | None, decision: Decision | None = None) -> bool:
+    """Whether an action runs before any human saw it and still gets a human look: review_after, audit, or
+    allowed by a standing approval (`decision` by `standing:<rule id>`)."""
+    if decision is not None and decision.executes and is_standing_reviewer(decision.reviewer):
+        return True
     return assessment is not None and (assessment.route is Route.REVIEW_AFTER or assessment.audit)
 
 
@@ -39,9 +43,12 @@ def review_message(runtime: Runtime, pid: str) -> MessageRef | None:
     return queries.review_message(runtime.ledger, pid)
 
 
-def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment | None) -> None:
-    """Post the flaggable message once for a review_after or audited action; anything else is left alone."""
-    if not needs_review_after(assessment) or review_message(runtime, pid) is not None:
+def post_review_after(
+    runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment | None, *, decision: Decision | None = None
+) -> None:
+    """Post the flaggable message once for an action that ran unreviewed (see `needs_review_after`); anything
+    else is left alone."""
+    if not needs_review_after(assessment, decision) or review_message(runtime, pid) is not None:
         return
     assert assessment is not None
     rule = runtime.policy.digest_for(proposal.category)
@@ -68,7 +75,7 @@ def post_review_after(runtime: Runtime, pid: str, proposal: Proposal, assessment
 def confirm(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
     """Record that `user` found `pid` right and mark its message; False (and an ephemeral note) when refused."""
     proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
-    if proposal is None or not needs_review_after(assessment):
+    if proposal is None or not needs_review_after(assessment, runtime.ledger.decision(pid)):
         text = "Only actions that ran without review can be confirmed; nothing changed."
         tell(runtime, channel=channel, user=user, text=text)
         return False
@@ -89,7 +96,7 @@ def confirm(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
 def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
     """Record `user`'s flag on `pid` and mark its message; False (and an ephemeral note) when refused."""
     proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
-    if proposal is None or not needs_review_after(assessment):
+    if proposal is None or not needs_review_after(assessment, runtime.ledger.decision(pid)):
         tell(
             runtime,
             channel=channel,
@@ -117,6 +124,7 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
             text=f"Already flagged by <@{row.flagger}> at {row.flagged_at}; it counts once. Nothing changed.",
         )
         return False
+    standing.revoke_for_flag(runtime, pid, flagger=user)  # before Slack: the rule allows nothing more
     _redraw(
         runtime, pid, f"Flagged as wrong: {escape(proposal.summary)} ({pid})", proposal, assessment, flagged_by=user
     )

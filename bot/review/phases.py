@@ -14,7 +14,7 @@ from typing import Any
 from rq import get_current_job
 
 from bot.jobs import RETRY_INTERVALS, enqueue_execute, enqueue_webhook
-from bot.review import admission, assignment, flags, timers
+from bot.review import admission, assignment, flags, standing, timers
 from bot.review.assess import assess_proposal
 from bot.review.decide import decide, decision_for
 from bot.review.graduation import effective_policy
@@ -23,6 +23,7 @@ from bot.runtime import Runtime
 from bot.slack import messages
 from bot.slack.surfaces.blocks import escape
 from bot.store.agents import AgentStore
+from bot.store.review_state import Verdict
 from scoring.models import Decision, Outcome, Proposal, Route, policy_reviewer
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
         )
     )
     if runtime.ledger.decision(proposal_id) is None:
-        if assessment.route is Route.ESCALATE:
+        remembered = standing.allowed_decision(runtime, proposal_id, proposal, assessment)
+        if remembered is not None and _decide_by_policy(runtime, remembered, callback=proposal.callback):
+            log.info("%s [%s] allowed by %s", proposal_id, proposal.category, remembered.reviewer)
+        elif assessment.route is Route.ESCALATE:
             runtime.board.open_review(proposal_id)
             facts = assignment.card_facts(runtime, proposal_id, proposal)
             messages.post_card(runtime, proposal_id, proposal, assessment, facts=facts)
@@ -76,20 +80,26 @@ def assess(runtime: Runtime, proposal_id: str) -> str:
     return assessment.route.value
 
 
-def _decide_by_policy(runtime: Runtime, decision: Decision, *, callback: str | None) -> None:
-    """Decide through the shared path, then run phase two in this job instead of queueing a second one.
+def _decide_by_policy(runtime: Runtime, decision: Decision, *, callback: str | None) -> bool:
+    """Decide through the shared path, then run phase two in this job instead of queueing a second one;
+    False when the decision was refused (a standing approval revoked meanwhile: a person is asked instead).
 
     A proposal with a callback gets its own `execute` job: the worker runs agent code in a work horse.
     """
     proposal_id = decision.proposal_id
     runtime.board.open_review(proposal_id)
-    if not decide(runtime, decision, enqueue=bool(callback)).won or callback:
-        return
+    result = decide(runtime, decision, enqueue=bool(callback))
+    if result.verdict is Verdict.REFUSED:
+        log.info("%s: %s did not decide it (%s)", proposal_id, decision.reviewer, result.note)
+        return False
+    if not result.won or callback:
+        return True
     try:
         execute(runtime, proposal_id)
     except Exception:  # Slack down, say: phase two gets its own retried job instead
         log.exception("phase two of %s failed inline; queueing it", proposal_id)
         enqueue_execute(runtime.redis, proposal_id)
+    return True
 
 
 def _say_recovered(proposal_id: str) -> None:
@@ -114,7 +124,7 @@ def execute(runtime: Runtime, proposal_id: str) -> str:
     runtime.board.restore_decided(decision)  # idempotent: the decision is published even if its decider died
     _call_back_agent(runtime, proposal_id, proposal)
     messages.finalize_card(runtime, proposal_id, proposal, decision)
-    flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id))
+    flags.post_review_after(runtime, proposal_id, proposal, runtime.ledger.assessment(proposal_id), decision=decision)
     if runtime.ledger.execution(proposal_id) is not None:
         return "done"
     status, detail = _run_callback(runtime, proposal, decision)

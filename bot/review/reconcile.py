@@ -5,7 +5,8 @@ lost (a worker killed mid-job, Redis restarted empty), re-opens pending reviews 
 restores decided state and streams from the ledger, and enqueues phase two for decided proposals
 that have not run it. It also starts the escalation chain of a posted card that has none,
 re-schedules every timer the ledger still owes (one past due fires at once), so no reminder, escalation
-or expiry is lost with Redis, and redraws every digest message that is missing or behind the ledger.
+or expiry is lost with Redis, redraws every digest message that is missing or behind the ledger, and
+revokes every standing approval an allowed action of which was flagged (a crash between the two).
 Every step is idempotent.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.jobs import enqueue_assess, enqueue_execute, is_assess_live
-from bot.review import digests, timers
+from bot.review import digests, standing, timers
 from bot.review.quarantine import is_quarantined, isolated
 from bot.runtime import Runtime
 from bot.slack.messages import card_claim_key
@@ -36,10 +37,11 @@ class Report:
     republished: int = 0
     rescheduled: list[str] = field(default_factory=list)
     redrawn_digests: list[int] = field(default_factory=list)
+    revoked_rules: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         repaired = self.reassessed or self.reopened or self.reexecuted or self.republished or self.rescheduled
-        return bool(repaired or self.redrawn_digests)
+        return bool(repaired or self.redrawn_digests or self.revoked_rules)
 
 
 def reconcile(runtime: Runtime) -> Report:
@@ -64,6 +66,7 @@ def reconcile(runtime: Runtime) -> Report:
     report.rescheduled.extend(timers.ensure_jobs(runtime))
     publish_head(runtime)
     report.redrawn_digests.extend(digests.repair(runtime))
+    report.revoked_rules.extend(standing.repair(runtime))
     if report:
         log.info("reconcile repaired: %s", report)
     return report

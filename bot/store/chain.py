@@ -25,6 +25,23 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "escalation_steps": ("seq", ("seq", "proposal_id", "kind", "target", "detail", "at")),
     "approvals": ("proposal_id || ':' || fingerprint || ':' || reviewer", ("proposal_id", "reviewer", "fingerprint")),
     "refusals": ("proposal_id", ("proposal_id", "reason", "category", "agent", "at")),
+    "standing_rules": (
+        "id",
+        (
+            "id",
+            "category",
+            "agent",
+            "action",
+            "fields",
+            "author",
+            "source_proposal_id",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "revoked_by",
+            "revoke_reason",
+        ),
+    ),
 }
 
 
@@ -68,7 +85,7 @@ def append(
 def seal_all(db: sqlite_utils.Database, *, at: str) -> int:
     """Seal every row of the sealed tables (a ledger written before rows were sealed); returns how many."""
     count = 0
-    for table, (key_sql, _columns) in SEALED.items():
+    for table, (key_sql, _columns) in _present(db):
         for (key,) in db.execute(f"SELECT {key_sql} FROM {table}").fetchall():  # noqa: S608 - constants only
             append(db, "", "sealed", {}, at=at, seal=(table, str(key)))
             count += 1
@@ -113,8 +130,14 @@ def verify(db: sqlite_utils.Database, *, saved_head: str | None = None) -> Verdi
     return Verdict(problem, head(db), count)
 
 
+def _present(db: sqlite_utils.Database) -> list[tuple[str, tuple[str, tuple[str, ...]]]]:
+    """The sealed tables this ledger has (one written before a table existed lacks it, until migrated)."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    return [(table, spec) for table, spec in SEALED.items() if table in tables]
+
+
 def _check_rows(db: sqlite_utils.Database, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
-    for table, (key_sql, _columns) in SEALED.items():
+    for table, (key_sql, _columns) in _present(db):
         for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid").fetchall():  # noqa: S608
             entry = sealed.get((table, str(key)))
             if entry is None:

@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,12 @@ from scoring.models import Assessment, Decision, Proposal
 from scoring.precedents import is_human_decision, record_of
 
 log = logging.getLogger(__name__)
+# Checked inside the deciding transaction: why this decision may no longer be taken ("" when it may).
+Guard = Callable[[sqlite_utils.Database], str]
+
+
+class DecisionRefusedError(RuntimeError):
+    """A decision whose guard, checked in the deciding transaction, refused it (nothing was written)."""
 
 
 class Ledger:
@@ -208,18 +214,22 @@ class Ledger:
             db.execute(PRECEDENT_INSERT, [record[c] for c in PRECEDENT_COLUMNS])
 
     def decide(
-        self, decision: Decision, *, needed: int = 1, fingerprint: str = ""
+        self, decision: Decision, *, needed: int = 1, fingerprint: str = "", guard: Guard | None = None
     ) -> tuple[bool, Decision | None, tuple[str, ...]]:
         """Take the one decision of a proposal, in one transaction: (won, the decision that stands, approvers).
 
         With `needed` > 1 the decision is an approval toward a quorum of the action `fingerprint`: it is
         recorded, and decides only when `needed` distinct reviewers approved that action (else the decision
-        that stands is None: progress). A proposal decided already returns its decision, unchanged.
+        that stands is None: progress). A proposal decided already returns its decision, unchanged. A
+        `guard` that gives a reason in the same transaction refuses the decision (DecisionRefusedError).
         """
         with self._transaction() as db:
             existing = self._decision(db, decision.proposal_id)
             if existing is not None:
                 return False, existing, ()
+            refusal = guard(db) if guard else ""
+            if refusal:
+                raise DecisionRefusedError(refusal)
             approvers: tuple[str, ...] = ()
             if needed > 1:
                 self._approve(db, decision.proposal_id, reviewer=decision.reviewer, fingerprint=fingerprint)

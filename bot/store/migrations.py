@@ -198,6 +198,20 @@ def _precedent_table(db: sqlite_utils.Database) -> None:
             db.execute(PRECEDENT_INSERT, [record[c] for c in PRECEDENT_COLUMNS])
 
 
+def _standing_tables(db: sqlite_utils.Database) -> None:
+    """Standing approvals: a reviewer's "allow the same action from this agent for N hours", one per
+    approving decision (`source_proposal_id`), matched on exact argument values (`fields`, a JSON object).
+    Revoking sets `revoked_at`; rows are never deleted. Safe to run again."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS standing_rules (id INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL,"
+        " agent TEXT NOT NULL, action TEXT NOT NULL, fields TEXT NOT NULL, author TEXT NOT NULL,"
+        " source_proposal_id TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,"
+        " revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS standing_rules_scope ON standing_rules (category, agent, action)")
+    db.execute("CREATE INDEX IF NOT EXISTS decisions_by_reviewer ON decisions (reviewer)")  # a rule's decisions
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
@@ -208,6 +222,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _seal_records,
     _digest_tables,
     _precedent_table,
+    _standing_tables,
 ]
 
 

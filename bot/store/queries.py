@@ -32,13 +32,14 @@ from bot.store.rows import (
     WaitBuckets,
 )
 from scoring.labels import LOOKED_AT_LATER, NOT_A_LABEL, OVERRIDE_OUTCOMES
-from scoring.models import POLICY_REVIEWER_PREFIX, AgentInput, Assessment
+from scoring.models import POLICY_REVIEWER_PREFIX, STANDING_REVIEWER_PREFIX, AgentInput, Assessment
 
-_HUMAN = f"(d.reviewer NOT LIKE '{POLICY_REVIEWER_PREFIX}%' AND d.outcome != '{NOT_A_LABEL.value}')"
+_BY_RULE = f"d.reviewer LIKE '{STANDING_REVIEWER_PREFIX}%'"  # a standing approval: ran with nobody looking
+_HUMAN = f"(d.reviewer NOT LIKE '{POLICY_REVIEWER_PREFIX}%' AND NOT {_BY_RULE} AND d.outcome != '{NOT_A_LABEL.value}')"
 _OVERRIDDEN = ", ".join(f"'{o.value}'" for o in OVERRIDE_OUTCOMES)
 UNREVIEWED = f"(a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1)"  # ran before any person saw it
 # A confirmation counts only on an action that ran before review, as `judge` says.
-LABELLED = f"({_HUMAN} OR f.proposal_id IS NOT NULL OR (k.proposal_id IS NOT NULL AND {UNREVIEWED}))"
+LABELLED = f"({_HUMAN} OR f.proposal_id IS NOT NULL OR (k.proposal_id IS NOT NULL AND ({UNREVIEWED} OR {_BY_RULE})))"
 OVERRIDE = f"(({_HUMAN} AND d.outcome IN ({_OVERRIDDEN})) OR f.proposal_id IS NOT NULL)"
 JOINS = (
     "FROM proposals p JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id"

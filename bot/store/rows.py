@@ -227,6 +227,33 @@ class WebhookDelivery(NamedTuple):
     at: str
 
 
+@dataclass(frozen=True)
+class StandingRule:
+    """One standing approval as stored; `fields` maps each argument name to the exact value it allows."""
+
+    id: int
+    category: str
+    agent: str
+    action: str
+    fields: dict[str, Any]
+    author: str
+    source_proposal_id: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+    def allows(self, args: dict[str, Any]) -> bool:
+        """Whether every field of the rule has exactly its value in `args` (types included: 1 is not 1.0)."""
+        return all(name in args and canonical(args[name]) == canonical(value) for name, value in self.fields.items())
+
+
+def canonical(value: Any) -> str:
+    """A value as compared: JSON with sorted keys, so equal values compare equal and 1 differs from "1"."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 class Digest(NamedTuple):
     """A digest message of actions that ran before review: where it is and how far it is drawn."""
 

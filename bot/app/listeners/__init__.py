@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews, similar_cases
+from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews, similar_cases, standing
 from bot.runtime import Runtime
 
 
@@ -19,4 +19,5 @@ def register(app: App, runtime: Runtime) -> None:
     flags.register(app, runtime)
     digests.register(app, runtime)
     promotions.register(app, runtime)
+    standing.register(app, runtime)
     commands.register(app, runtime, is_allowed=reviews.is_allowed)

@@ -22,7 +22,21 @@ FULL_CONTEXT = "handoff_full_context"
 CONTEXT_PREVIOUS = "handoff_context_previous"
 CONTEXT_NEXT = "handoff_context_next"
 PRECEDENTS = "handoff_precedents"  # "Similar cases": the most similar decided proposals, in a modal
-ACTION_IDS = (APPROVE, EDIT, REJECT, ALTERNATIVE, REDIRECT, FULL_CONTEXT, CONTEXT_PREVIOUS, CONTEXT_NEXT, PRECEDENTS)
+STANDING_OPEN = "handoff_standing_open"  # "Approve and remember…": opens the standing approval modal
+STANDING_REVOKE = "handoff_standing_revoke"  # App Home: revoke a standing approval (value: its id)
+ACTION_IDS = (
+    APPROVE,
+    EDIT,
+    REJECT,
+    ALTERNATIVE,
+    REDIRECT,
+    FULL_CONTEXT,
+    CONTEXT_PREVIOUS,
+    CONTEXT_NEXT,
+    PRECEDENTS,
+    STANDING_OPEN,
+    STANDING_REVOKE,
+)
 
 # Modals that are submitted; each has a view listener. The full-context modal has no submit button.
 REJECT_MODAL = "handoff_reject_modal"
@@ -30,7 +44,8 @@ EDIT_MODAL = "handoff_edit_modal"
 ALTERNATIVE_MODAL = "handoff_alternative_modal"
 REDIRECT_MODAL = "handoff_redirect_modal"
 CONTEXT_MODAL = "handoff_context_modal"
-VIEW_IDS = (REJECT_MODAL, EDIT_MODAL, ALTERNATIVE_MODAL, REDIRECT_MODAL)
+STANDING_MODAL = "handoff_standing_modal"
+VIEW_IDS = (REJECT_MODAL, EDIT_MODAL, ALTERNATIVE_MODAL, REDIRECT_MODAL, STANDING_MODAL)
 
 # Input blocks of the modals and their elements (block_id, action_id).
 REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
@@ -40,6 +55,8 @@ PICK_BLOCK, PICK_INPUT = "pick", "pick_input"
 PERSON_BLOCK, PERSON_INPUT = "person", "person_input"
 CHANNEL_BLOCK, CHANNEL_INPUT = "channel", "channel_input"
 INSTRUCTION_BLOCK, INSTRUCTION_INPUT = "instruction", "instruction_input"
+HOURS_BLOCK, HOURS_INPUT = "hours", "hours_input"
+FIELDS_BLOCK, FIELDS_INPUT = "fields", "fields_input"  # one checkboxes block per 10 fields: fields:0, fields:1
 ARG_INPUT = "value"
 
 SECTION_LIMIT = 3000

@@ -19,6 +19,7 @@ from bot.slack.surfaces.blocks import (
     REDIRECT,
     REJECT,
     SECTION_BUDGET,
+    STANDING_OPEN,
     button,
     clip,
     clip_rendered,
@@ -64,6 +65,7 @@ class CardFacts:
     reviewers: tuple[str, ...] = ()
     deadline: str | None = None
     precedents: Precedents | None = None
+    standing_hours: int = 0  # > 0: "Approve and remember…" may allow the same action for up to this long
 
 
 def reviewer_ids(category: Any) -> tuple[str, ...]:
@@ -187,6 +189,7 @@ def _buttons(pid: str, proposal: Proposal, facts: CardFacts, complete: bool) -> 
     confirm = _confirm(proposal) if facts.irreversible else None
     elements = [
         button("Approve", APPROVE, pid, style="primary", confirm=confirm),
+        *([button("Approve and remember…", STANDING_OPEN, pid)] if facts.standing_hours else []),
         button("Edit", EDIT, pid),
         button("Reject", REJECT, pid, style="danger"),
     ]

@@ -23,7 +23,8 @@ NO_ROTATION = (
 )
 USAGE = (
     "`/handoff pending` lists the reviews waiting · `/handoff oncall` says who is on call · "
-    "`/handoff status CATEGORY` shows a category's rules and figures"
+    "`/handoff status CATEGORY` shows a category's rules and figures · `/handoff standing` lists standing "
+    "approvals (`/handoff standing revoke ID` revokes one)"
 )
 
 
@@ -57,17 +58,29 @@ def category_line(figures: dict[str, Any], policy: Policy) -> str:
     return f"*{escape(name)}* ({level}) · {counts} · {figures.get('pending', 0)} pending · override rate {override}"
 
 
-def home_view(pending: list[PendingReview], report: dict[str, Any], policy: Policy) -> dict[str, Any]:
-    """The Home tab for one reviewer: what waits on them, what is pending overall, how categories do."""
+def home_view(
+    pending: list[PendingReview],
+    report: dict[str, Any],
+    policy: Policy,
+    *,
+    standing: list[dict[str, Any]] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """The Home tab for one reviewer: what waits on them, what is pending overall, the standing approvals
+    (`standing`, built by `bot.slack.surfaces.standing.home_blocks`), how categories do; `note` answers
+    what they just did there (a revocation)."""
     mine = [r for r in pending if r.mine]
     blocks = [
         header("handoff reviews", "home:h"),
+        *([context(note, "home:note")] if note else []),
         section(f"*{len(mine)}* waiting on you · *{len(pending)}* pending in total", "home:counts"),
         {"type": "divider", "block_id": "home:d1"},
         section(_listing("Waiting on you", mine, "Nothing waits on you."), "home:mine"),
         section(f"*Your rotation*\n{NO_ROTATION}", "home:rotation"),
         {"type": "divider", "block_id": "home:d2"},
     ]
+    if standing:
+        blocks += [*standing, {"type": "divider", "block_id": "home:d3"}]
     figures = list(report.get("categories", []))
     blocks.append(section("*Categories*", "home:cats"))
     for index, row in enumerate(figures[:CATEGORIES_LISTED]):
