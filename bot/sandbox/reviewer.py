@@ -16,6 +16,7 @@ from bot.sandbox.reviewer_transport import FORM, Response, SignedHttp, Transport
 from bot.sandbox.slack_api import SlackStandIn
 
 __all__ = ["FORM", "Response", "Reviewer", "form_body"]
+VIEW_TYPES = ("modal", "home")
 
 
 class Reviewer:
@@ -179,11 +180,12 @@ class Reviewer:
 
 
 def _view_of(target: dict[str, Any]) -> dict[str, Any] | None:
-    """The modal in `target`: a views() record, a views.open answer, or a view itself; None for messages."""
-    if target.get("type") == "modal":
+    """The modal or Home tab in `target`: a views() record, a views.open answer, a published Home view, or
+    a view itself; None for messages."""
+    if target.get("type") in VIEW_TYPES:
         return target
     inner = target.get("view")
-    return inner if isinstance(inner, dict) and inner.get("type") == "modal" else None
+    return inner if isinstance(inner, dict) and inner.get("type") in VIEW_TYPES else None
 
 
 def _ack(body: bytes) -> Any:
