@@ -27,14 +27,18 @@ from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
 from bot.sandbox.reviewer import Reviewer, form_body
 from bot.sandbox.slack_api import SlackStandIn
+from bot.sandbox.slack_checks import check_home, check_view
 from bot.settings import Settings
 from bot.slack.surfaces import blocks
+from bot.slack.surfaces import standing as standing_surface
+from bot.slack.surfaces.home import home_view
 from bot.store import standing as store
 from bot.store.review_state import Verdict
+from bot.store.rows import StandingRule
 from scoring.models import Outcome
 from scoring.policy import Policy, parse_policy
 from tests.conftest import REPO, activated, wait_until, work
-from tests.factories import CRM
+from tests.factories import CRM, INJECTION, proposal
 
 ALICE, BOB, OWNER, MALLORY = "U0ALICE", "U0BOB", "U0OWNER", "U0MALLORY"
 
@@ -136,6 +140,7 @@ def test_a_standing_approval_decides_the_next_identical_proposal_and_a_flag_revo
     assert "standing approval #1 of U0ALICE" in allowed.comment
     assert card(slack, second) is None, "a proposal a rule allows gets no card"
     digest = digest_with(slack, second)
+    assert ":repeat: Approved by standing approval #1: nobody looked at it" in json.dumps(digest, ensure_ascii=False)
     assert len([c for c in slack.calls if c.method == "chat.postMessage"]) == posts + 1, "only the digest is posted"
     assert runtime.ledger.execution(second) is not None
 
@@ -460,3 +465,49 @@ def test_standing_approvals_are_off_unless_the_policy_says_so() -> None:
     policy = policy_with()
     assert [name for name in policy.categories if policy.standing_for(name)] == ["update_crm_record"]
     assert policy.standing_for("no_such_category") is None
+
+
+def test_the_modal_and_rule_lines_stay_within_limits_and_escape_what_the_agent_sent() -> None:
+    """Forty hostile arguments: four checkbox blocks of ten, every value plain text and cut; the rule lines
+    of the Home tab and the command escape names and values, and thirty rules still make a valid Home view."""
+    args = {f"{INJECTION}{n}": INJECTION * 20 for n in range(45)}
+    hostile = proposal(CRM, agent=INJECTION[:100], action={"name": INJECTION, "args": args}, summary=INJECTION)
+    fields = review.pickable_fields(hostile)
+    assert len(fields) == review.MAX_FIELDS
+    view = standing_surface.standing_modal(
+        "p-x", hostile, fields=fields, hours=review.hour_choices(24), channel="C0REVIEW"
+    )
+    assert check_view(view) == []
+    boxes = [b for b in view["blocks"] if str(b.get("block_id", "")).startswith(f"{blocks.FIELDS_BLOCK}:")]
+    assert [len(b["element"]["options"]) for b in boxes] == [10, 10, 10, 10]
+    mrkdwn = json.dumps([b for b in view["blocks"] if b["type"] != "input"])
+    assert "<!channel>" not in mrkdwn
+    assert "<@U0BOSS>" not in mrkdwn
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    rules_shown = [
+        StandingRule(
+            n,
+            INJECTION,
+            INJECTION,
+            INJECTION,
+            dict(list(args.items())[:3]),
+            ALICE,
+            f"p{n}",
+            now,
+            now,
+            None,
+            None,
+            None,
+        )
+        for n in range(1, 31)
+    ]
+    line = standing_surface.rule_line(rules_shown[0])
+    assert "<!channel>" not in line
+    assert "&lt;!channel&gt;" in line
+    assert "<@U0BOSS>" not in standing_surface.listing(rules_shown)
+    home_blocks = standing_surface.home_blocks(rules_shown, may_revoke=[True] * 30)
+    view = home_view(
+        [], {"categories": []}, policy_with(), standing=home_blocks, note="Standing approval #1 is revoked"
+    )
+    assert check_home(view) == []
+    assert len([b for b in home_blocks if "accessory" in b]) == standing_surface.LISTED

@@ -56,8 +56,8 @@ def items(ledger: Ledger, digest_id: int) -> list[DigestItem]:
     """A digest's items in the order they arrived, each with its flag or confirmation."""
     rows = ledger.db.execute(
         "SELECT i.proposal_id, i.position, p.agent, p.summary, json_extract(p.body, '$.action.name'),"
-        " f.flagger, c.reviewer, c.source FROM digest_items i JOIN proposals p ON p.id = i.proposal_id"
-        " LEFT JOIN flags f ON f.proposal_id = i.proposal_id"
+        " f.flagger, c.reviewer, c.source, d.reviewer FROM digest_items i JOIN proposals p ON p.id = i.proposal_id"
+        " LEFT JOIN flags f ON f.proposal_id = i.proposal_id LEFT JOIN decisions d ON d.proposal_id = i.proposal_id"
         " LEFT JOIN confirmations c ON c.proposal_id = i.proposal_id"
         " WHERE i.digest_id = ? ORDER BY i.position",
         [digest_id],

@@ -280,3 +280,4 @@ class DigestItem(NamedTuple):
     flagger: str | None
     confirmed_by: str | None
     confirm_source: str | None
+    decided_by: str | None = None  # `standing:<id>` when a standing approval allowed it

@@ -12,6 +12,7 @@ from typing import Any
 from bot.slack.surfaces.blocks import HEADER_LIMIT, SECTION_LIMIT, button, clip, context, escape, header, mention, when
 from bot.slack.surfaces.flag_card import FLAG
 from bot.store.rows import Digest, DigestItem
+from scoring.models import standing_rule_id
 
 LOOKED_AT_ALL = "handoff_digest_looked_at_all"
 LOOKED_AT_ALL_WORDS = "Looked at all — fine"
@@ -62,6 +63,8 @@ def digest_card(digest: Digest, items: list[DigestItem]) -> list[dict[str, Any]]
 def _item(item: DigestItem, rev: str) -> dict[str, Any]:
     """One action in plain words, with its Flag button or the answer it got."""
     what = f"*{escape(item.summary)}*\n`{escape(item.action_name or '')}` by {escape(item.agent)}"
+    if item.decided_by and (rule := standing_rule_id(item.decided_by)) is not None:
+        what += f"\n:repeat: Approved by standing approval #{rule}: nobody looked at it"
     if item.flagger:
         what += f"\n:triangular_flag_on_post: Flagged as wrong by {mention(item.flagger)}"
     elif item.confirmed_by:
