@@ -4,6 +4,7 @@ modal, the match score that decides "similar", and the index that keeps the look
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.sandbox.slack_api import SlackStandIn
 from bot.sandbox.slack_checks import check_blocks, check_view
 from bot.slack.surfaces import blocks, cards, similar_cases
 from bot.store import precedents as store
+from bot.store import standing
 from bot.store.ledger import Ledger
 from bot.store.migrations import MIGRATIONS
 from scoring.models import Action, Decision, Outcome
@@ -157,7 +159,19 @@ def test_a_card_says_how_similar_past_proposals_went_and_the_modal_shows_the_thr
 def test_policy_and_standing_rule_decisions_are_no_precedents(runtime: Runtime) -> None:
     """Only a person's judgement counts: a decision by policy or by a standing rule is not listed."""
     pids = [submit(runtime, refund(n)) for n in (1, 2, 3)]
-    for pid, reviewer_id in zip(pids, ["policy:timeout", "standing:7", BOB], strict=True):
+    now = datetime.now(UTC)
+    rule, _ = standing.create(  # a standing rule that exists: decide refuses one the ledger does not hold
+        runtime.ledger,
+        source_proposal_id=pids[0],
+        scope=("customer_email", "support-bot", "send_refund_note"),
+        fields={},
+        author=BOB,
+        expires_at=(now + timedelta(hours=1)).isoformat(timespec="milliseconds"),
+        max_active=50,
+        now=now.isoformat(timespec="milliseconds"),
+    )
+    assert rule is not None
+    for pid, reviewer_id in zip(pids, ["policy:timeout", f"standing:{rule.id}", BOB], strict=True):
         original = runtime.ledger.proposal(pid)
         assert original is not None
         outcome = Outcome.TIMEOUT if reviewer_id.startswith("policy") else Outcome.APPROVE
@@ -180,7 +194,8 @@ def test_the_migration_lists_the_decisions_a_ledger_already_held(tmp_path: Path)
             Decision(proposal_id=pid, outcome=outcome, action=None, reviewer=reviewer_id, decided_at="2026-11-24T10:01")
         )
     ledger.db.execute("DROP TABLE precedents")
-    ledger.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    before = [step.__name__ for step in MIGRATIONS].index("_precedent_table")  # the version before precedents
+    ledger.db.execute(f"PRAGMA user_version = {before}")
     ledger.close()
     reopened = Ledger(path)
     try:
