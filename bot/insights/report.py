@@ -1,7 +1,8 @@
 """`handoff report`: per-category figures a team can steer by, computed by aggregates inside SQLite.
 
-Every figure comes from a GROUP BY over the ledger (a handful of queries, whatever its size); the
-Python side only turns counts into rates, bounds, quantiles and the graduation verdict.
+Every figure comes from aggregates over the ledger: one pass for each category's counts, decisions and
+graduation evidence (`bot.store.category_stats`), one for the waits, a few small reads, whatever its size;
+the Python side only turns counts into rates, bounds, quantiles and the graduation verdict.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.review.graduation import effective_level, verdict_for
+from bot.review.graduation import effective_level, evidence_from, verdict_from, windows_for
 from bot.review.policy_file import configured_policy
 from bot.settings import Settings
-from bot.store import queries
+from bot.store import category_stats, queries
+from bot.store.category_stats import CategoryScan
 from bot.store.ledger import Ledger
-from bot.store.rows import CategoryCounts
 from scoring.policy import Policy
 from scoring.stats import quantile_from_histogram, wilson_upper
 
@@ -28,21 +29,13 @@ def build_report(
     """
     policy = policy or configured_policy(Settings())
     now = now or datetime.now(UTC)
-    mix, waits = queries.decision_mix(ledger), queries.wait_histogram(ledger)
-    steps, rows = queries.escalation_step_counts(ledger), queries.category_counts(ledger)
-    names = sorted(set(rows) | set(policy.categories))
+    names = sorted(set(policy.categories))
+    windows = {name: windows_for(ledger, policy, name, now=now) for name in names}
+    found = category_stats.scan(ledger, windows)  # one pass: counts, decisions, graduation evidence
+    waits, steps = queries.wait_histogram(ledger), queries.escalation_step_counts(ledger)
     categories = [
-        _category(
-            ledger,
-            policy,
-            name,
-            rows.get(name, CategoryCounts()),
-            mix.get(name, {}),
-            waits.get(name, {}),
-            steps.get(name, {}),
-            now=now,
-        )
-        for name in names
+        _category(ledger, policy, name, found.get(name, CategoryScan()), waits.get(name, {}), steps.get(name, {}))
+        for name in sorted(set(found) | set(names))
     ]
     totals = {key: sum(c[key] for c in categories) for key in ("volume", "auto", "review_after", "escalated")}
     report: dict[str, Any] = {
@@ -63,21 +56,17 @@ def build_report(
 
 
 def _category(
-    ledger: Ledger,
-    policy: Policy,
-    name: str,
-    row: CategoryCounts,
-    mix: dict[str, int],
-    waits: dict[float, int],
-    steps: dict[str, int],
-    *,
-    now: datetime,
+    ledger: Ledger, policy: Policy, name: str, found: CategoryScan, waits: dict[float, int], steps: dict[str, int]
 ) -> dict[str, Any]:
+    row, mix = found.counts, found.decisions
     count = row.counts()
     labelled, overrides = count["labelled"], count["overrides"]
     assessed = count["escalated"] + count["auto"] + count["review_after"]
     rules = policy.category(name)
-    verdict = verdict_for(ledger, policy, name, now=now) if rules else None
+    verdict = None
+    if rules:
+        evidence = evidence_from(policy, name, labels=found.labels, watched=found.watched, sizes=found.sizes)
+        verdict = verdict_from(ledger, policy, name, evidence)
     return {
         "category": name,
         "level": rules.level.value if rules else None,

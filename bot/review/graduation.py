@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.store import queries
+from bot.store.category_stats import Windows
 from bot.store.ledger import Ledger
+from bot.store.rows import DayCount, LabelCounts, SizeHistogram
 from scoring.graduation import Evidence, Recommendation, Verdict, Watch, evaluate
 from scoring.models import policy_reviewer
-from scoring.policy import Level, Policy
+from scoring.policy import GraduationPolicy, Level, Policy
 from scoring.stats import population_stability, raised_audit_rate
 
 
@@ -93,33 +95,60 @@ def audit_rate_for(ledger: Ledger, policy: Policy, category: str, *, now: dateti
     return raised_audit_rate(base, auto_per_day=week / 7, audits_per_day=wanted)
 
 
-def evidence_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Evidence:
-    """Count a category's labelled reviews, overrides and active days since its last promotion (a demotion
-    is no fresh start), and feed its demotion detector with each day's labelled actions that ran before
-    review since its level began."""
+def windows_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Windows:
+    """Where `category`'s evidence starts: labelled reviews since its last promotion (a demotion is no fresh
+    start), the demotion detector since its level began, and the input sizes' reference and recent windows."""
     rules = policy.graduation_for(category)
     applied, promoted = applied_event(ledger, policy, category), last_promotion(ledger, policy, category)
-    since = iso(applied.since) if applied else ""
-    counts = queries.label_counts(ledger, category, since=iso(promoted) if promoted else "")
+    split = now - timedelta(days=rules.drift_days)
+    return Windows(
+        labels_since=iso(promoted) if promoted else "",
+        watch_since=iso(applied.since) if applied else "",
+        sizes_start=iso(split - timedelta(days=rules.reference_days)),
+        sizes_split=iso(split),
+    )
+
+
+def evidence_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Evidence:
+    """Count a category's labelled reviews, overrides and active days since its last promotion, and feed its
+    demotion detector with each day's labelled actions that ran before review since its level began."""
+    windows = windows_for(ledger, policy, category, now=now)
+    return evidence_from(
+        policy,
+        category,
+        labels=queries.label_counts(ledger, category, since=windows.labels_since),
+        watched=queries.watched_days(ledger, category, since=windows.watch_since),
+        sizes=queries.size_histogram(ledger, category, start=windows.sizes_start, split=windows.sizes_split),
+    )
+
+
+def evidence_from(
+    policy: Policy, category: str, *, labels: LabelCounts, watched: list[DayCount], sizes: SizeHistogram
+) -> Evidence:
+    """The evidence of `category` from its counts in the windows of `windows_for`, however they were read."""
+    rules = policy.graduation_for(category)
     watch = Watch()
-    for day in queries.watched_days(ledger, category, since=since):
+    for day in watched:
         watch = watch.add(day.reviews, day.overrides, rules)
     return Evidence(
-        samples=counts.samples,
-        overrides=counts.overrides,
-        active_days=counts.active_days,
-        unreviewed=counts.unreviewed,
+        samples=labels.samples,
+        overrides=labels.overrides,
+        active_days=labels.active_days,
+        unreviewed=labels.unreviewed,
         watch=watch,
-        drift=drift_for(ledger, policy, category, now=now),
+        drift=_drift(rules, sizes),
     )
 
 
 def drift_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> float | None:
     """Population stability of proposal sizes: the last `drift_days` against the `reference_days` before."""
-    rules = policy.graduation_for(category)
-    split = now - timedelta(days=rules.drift_days)
-    start = split - timedelta(days=rules.reference_days)
-    reference, recent = queries.size_histogram(ledger, category, start=iso(start), split=iso(split))
+    windows = windows_for(ledger, policy, category, now=now)
+    sizes = queries.size_histogram(ledger, category, start=windows.sizes_start, split=windows.sizes_split)
+    return _drift(policy.graduation_for(category), sizes)
+
+
+def _drift(rules: GraduationPolicy, sizes: SizeHistogram) -> float | None:
+    reference, recent = sizes
     if min(sum(reference.values()), sum(recent.values())) < rules.drift_min_samples:
         return None
     return population_stability(reference, recent)
@@ -127,10 +156,13 @@ def drift_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -
 
 def verdict_for(ledger: Ledger, policy: Policy, category: str, *, now: datetime) -> Verdict:
     """The graduation verdict of one category of the policy."""
-    rules = policy.categories[category]
-    evidence = evidence_for(ledger, policy, category, now=now)
+    return verdict_from(ledger, policy, category, evidence_for(ledger, policy, category, now=now))
+
+
+def verdict_from(ledger: Ledger, policy: Policy, category: str, evidence: Evidence) -> Verdict:
+    """The graduation verdict of one category of the policy, given its evidence."""
     level = effective_level(ledger, policy, category)
-    return evaluate(category, rules, level, evidence, policy.graduation_for(category))
+    return evaluate(category, policy.categories[category], level, evidence, policy.graduation_for(category))
 
 
 @dataclass(frozen=True)

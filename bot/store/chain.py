@@ -138,7 +138,7 @@ def _present(db: sqlite_utils.Database) -> list[tuple[str, tuple[str, tuple[str,
 
 def _check_rows(db: sqlite_utils.Database, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
     for table, (key_sql, _columns) in _present(db):
-        for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid").fetchall():  # noqa: S608
+        for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid"):  # noqa: S608 - streamed
             entry = sealed.get((table, str(key)))
             if entry is None:
                 return f"{table} row {key}: not in the hash chain (added outside handoff, or its event was removed)"

@@ -2,9 +2,10 @@
 events, a category's recent inputs, and the aggregates behind graduation, the report, metrics, replay
 and export.
 
-With `ledger.py` and `digests.py` this module holds every SQL statement handoff runs. What counts as
-labelled and as an override is defined once in `scoring.labels`; LABELLED and OVERRIDE are derived from
-it (and a test checks them against `scoring.labels.judge` on every combination).
+With `ledger.py`, `digests.py` and `category_stats.py` (the report's one pass) this module holds every
+SQL statement handoff runs. What counts as labelled and as an override is defined once in
+`scoring.labels`; LABELLED and OVERRIDE are derived from it (and a test checks them against
+`scoring.labels.judge` on every combination).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.store.rows import (
     Flag,
     LabelCounts,
     MessageRef,
+    PendingFacts,
     PolicyEvent,
     ReplayRow,
     SizeHistogram,
@@ -45,20 +47,26 @@ JOINS = (
     "FROM proposals p JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id"
     " LEFT JOIN flags f ON f.proposal_id = p.id LEFT JOIN confirmations k ON k.proposal_id = p.id"
 )
-_JOINS_ANY_ASSESSMENT = JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)
+JOINS_ANY_ASSESSMENT = JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)
 SIZE_BUCKETS = tuple(2**k for k in range(6, 18))
-_SIZE_BUCKET = (
-    "CASE "
-    + " ".join(f"WHEN LENGTH(p.body) < {b} THEN '<{b}'" for b in SIZE_BUCKETS)
-    + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
+# Sizes in bytes: bodies are stored by json.dumps with ASCII escapes, so bytes are characters, and a
+# blob's length is known without reading it through.
+SIZE_OF = "LENGTH(CAST(p.body AS BLOB))"
+SIZE_BUCKET = (
+    "CASE " + " ".join(f"WHEN {SIZE_OF} < {b} THEN '<{b}'" for b in SIZE_BUCKETS) + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
 )
 # Seconds from the card (or, without one, from storing the proposal) to the decision, for escalated proposals.
-_WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
+# CategoryCounts in field order, then the cost: the report's per-category counts over JOINS_ANY_ASSESSMENT.
+COUNT_COLUMNS = f"""COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), SUM(a.route = 'review_after'),
+    SUM(a.route = 'auto' AND a.audit = 0), SUM(a.audit), SUM(a.route = 'escalate' AND d.proposal_id IS NULL),
+    SUM({LABELLED}), SUM({UNREVIEWED}), SUM({UNREVIEWED} AND NOT {LABELLED}), SUM({LABELLED} AND {OVERRIDE}),
+    SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls), SUM(a.cost_usd)"""
+WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
 _WAIT_FROM = (
     "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
     " LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate'"
 )
-_WAITS = f"SELECT p.category AS category, {_WAIT_SECONDS} AS s {_WAIT_FROM}"
+_WAITS = f"SELECT p.category AS category, {WAIT_SECONDS} AS s {_WAIT_FROM}"
 
 
 def review_message(ledger: Ledger, pid: str) -> MessageRef | None:
@@ -167,7 +175,7 @@ def auto_run_count(ledger: Ledger, category: str, *, since: str) -> int:
 def size_histogram(ledger: Ledger, category: str, *, start: str, split: str) -> SizeHistogram:
     """Proposal sizes of `category` per bucket: stored from `start` to `split`, and from `split` on."""
     rows = ledger.db.execute(
-        f"SELECT p.stored_at >= ?, {_SIZE_BUCKET}, COUNT(*) FROM proposals p"  # noqa: S608 - constants only
+        f"SELECT p.stored_at >= ?, {SIZE_BUCKET}, COUNT(*) FROM proposals p"  # noqa: S608 - constants only
         " WHERE p.category = ? AND p.stored_at >= ? GROUP BY 1, 2",
         [split, category, start],
     ).fetchall()
@@ -178,13 +186,7 @@ def size_histogram(ledger: Ledger, category: str, *, start: str, split: str) -> 
 
 def category_counts(ledger: Ledger) -> dict[str, CategoryCounts]:
     """The report's counts per category that has proposals."""
-    query = f"""
-    SELECT p.category, COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), SUM(a.route = 'review_after'),
-           SUM(a.route = 'auto' AND a.audit = 0), SUM(a.audit), SUM(a.route = 'escalate' AND d.proposal_id IS NULL),
-           SUM({LABELLED}), SUM({UNREVIEWED}), SUM({UNREVIEWED} AND NOT {LABELLED}), SUM({LABELLED} AND {OVERRIDE}),
-           SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls), SUM(a.cost_usd)
-    {_JOINS_ANY_ASSESSMENT} GROUP BY p.category
-    """
+    query = f"SELECT p.category, {COUNT_COLUMNS} {JOINS_ANY_ASSESSMENT} GROUP BY p.category"
     counts = {}
     for category, *numbers, cost in ledger.db.execute(query).fetchall():
         values = dict(zip(CategoryCounts().counts(), (int(n or 0) for n in numbers), strict=True))
@@ -286,6 +288,17 @@ def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str)
 
 def _json(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def pending_facts(ledger: Ledger, ids: list[str]) -> dict[str, PendingFacts]:
+    """For each of `ids` the ledger holds: its body, whether it has a card, whether it has timers."""
+    query = (
+        "SELECT p.id, p.body, EXISTS (SELECT 1 FROM cards c WHERE c.proposal_id = p.id),"
+        " EXISTS (SELECT 1 FROM timers t WHERE t.proposal_id = p.id)"
+        " FROM json_each(?) AS chosen JOIN proposals p ON p.id = chosen.value"
+    )
+    rows = ledger.db.execute(query, [json.dumps(ids)])
+    return {pid: PendingFacts(body, bool(carded), bool(chained)) for pid, body, carded, chained in rows}
 
 
 def refusal_count(ledger: Ledger) -> int:

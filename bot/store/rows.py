@@ -160,6 +160,15 @@ class WaitBuckets(NamedTuple):
     total_seconds: float
 
 
+class PendingFacts(NamedTuple):
+    """What a reconcile pass checks about one pending review: its stored body, whether it has a card and
+    whether its escalation chain was started."""
+
+    body: str
+    carded: bool
+    chained: bool
+
+
 class ReplayRow(NamedTuple):
     """A stored assessment and whether a person overrode it."""
 
