@@ -24,10 +24,11 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from bot.app import listeners
 from bot.app.gate import gate
 from bot.app.socket_mode import SocketModeApp
-from bot.insights.metrics import render_metrics
+from bot.insights.metrics import BUCKETS, render_metrics
 from bot.runtime import Runtime
 from bot.settings import SettingsError
 from bot.slack.failures import describe, is_outside_failure
+from bot.store.metric_totals import LedgerTotals
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 32
@@ -99,6 +100,8 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Calla
         secret = runtime.settings.slack_signing_secret.get_secret_value()
         slack_handler = gate(SlackRequestHandler(build_app(runtime)), signing_secret=secret, connection=runtime.redis)
 
+    totals = LedgerTotals(BUCKETS)  # the ledger's counters, read incrementally from one scrape to the next
+
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/slack/events" and method == "POST" and slack_handler is not None:
@@ -108,7 +111,7 @@ def wsgi_app(runtime: Runtime, *, slack_events: bool = True, socket_state: Calla
             sent = _respond(start_response, status, json.dumps(body), "application/json")
             return [] if method == "HEAD" else sent  # HEAD: the GET's headers, no body
         if path == "/metrics" and method == "GET":
-            return _respond(start_response, "200 OK", render_metrics(runtime), "text/plain; version=0.0.4")
+            return _respond(start_response, "200 OK", render_metrics(runtime, totals), "text/plain; version=0.0.4")
         return _respond(start_response, "404 Not Found", "not found\n", "text/plain")
 
     return application

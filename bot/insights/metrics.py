@@ -1,6 +1,9 @@
 """Prometheus text exposition of handoff's state: queues, pending reviews, waits, overrides, LLM spend.
 
-Each scrape runs a few GROUP BY aggregates over the ledger; counters are totals since the ledger began.
+Counters are totals since the ledger began. The ledger's counters come from `LedgerTotals`, which a web
+process keeps across scrapes: each scrape reads only the rows added since the one before (see
+`bot.store.metric_totals`), so a scrape costs what changed, not the ledger's size; the figures are
+exact, never stale. Only the first scrape of a process counts the whole ledger.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Iterable
 from bot.runtime import Runtime
 from bot.store import queries, standing
 from bot.store.clock import utcnow
+from bot.store.metric_totals import LedgerTotals
 from bot.store.queues import QUEUES
 from bot.store.rows import WaitBuckets
 
@@ -29,12 +33,14 @@ def label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(runtime: Runtime) -> str:
-    """The current figures in Prometheus' text format (version 0.0.4)."""
+def render_metrics(runtime: Runtime, totals: LedgerTotals | None = None) -> str:
+    """The current figures in Prometheus' text format (version 0.0.4); `totals` carries the ledger's
+    counters from one scrape to the next (without it, the whole ledger is counted)."""
+    ledger = (totals or LedgerTotals(BUCKETS)).read(runtime.ledger)
     lines = _family("handoff_queue_depth", "gauge", "Jobs waiting in each RQ queue.")
     lines += [f'handoff_queue_depth{{queue="{name}"}} {runtime.queue(name).count}' for name in QUEUES]
     lines += _family("handoff_pending_reviews", "gauge", "Escalated proposals waiting for a human decision.")
-    lines.append(f"handoff_pending_reviews {len(runtime.ledger.pending_ids())}")
+    lines.append(f"handoff_pending_reviews {ledger.pending}")
     seq, _, digest = runtime.ledger.head().partition(":")
     lines += _family(
         "handoff_ledger_chain_head", "gauge", "Sequence number of the ledger's last event; label: its hash."
@@ -45,19 +51,18 @@ def render_metrics(runtime: Runtime) -> str:
     lines += _family("handoff_refused_proposals_total", "counter", "Submissions refused at intake.")
     lines.append(f"handoff_refused_proposals_total {queries.refusal_count(runtime.ledger)}")
     lines += _family("handoff_decisions_total", "counter", "Decisions recorded in the ledger, by outcome.")
-    outcomes = runtime.ledger.outcome_counts()
-    lines += [f'handoff_decisions_total{{outcome="{label(o)}"}} {n}' for o, n in sorted(outcomes.items())]
-    lines += _waits(queries.wait_buckets(runtime.ledger, BUCKETS))
-    rows = queries.category_totals(runtime.ledger)
+    outcomes = ledger.outcomes
+    lines += [f'handoff_decisions_total{{outcome="{label(o)}"}} {n}' for o, n in sorted(outcomes.items()) if n]
+    lines += _waits(ledger.wait_buckets())
+    rows = ledger.category_totals()
     for name, help_text in _COUNTERS:  # each counter is the CategoryTotals field of its name
         field = name.removeprefix("handoff_").removesuffix("_total")
         lines += _family(name, "counter", help_text)
         lines += [f'{name}{{category="{label(row.category)}"}} {_number(getattr(row, field))}' for row in rows]
     lines += _family("handoff_escalation_steps_total", "counter", "Reminders and escalations, by category and kind.")
-    steps = queries.escalation_step_counts(runtime.ledger)
-    for category, kinds in steps.items():
+    for category, kinds in sorted(ledger.steps.items()):
         family = "handoff_escalation_steps_total"
-        lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in kinds.items()]
+        lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in sorted(kinds.items())]
     lines += _standing(runtime)
     return "\n".join(lines) + "\n"
 
