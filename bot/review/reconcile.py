@@ -12,6 +12,7 @@ Every step is idempotent.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,15 @@ from bot.review import digests, standing, timers
 from bot.review.quarantine import is_quarantined, isolated
 from bot.runtime import Runtime
 from bot.slack.messages import card_claim_key
+from bot.store import queries
+from bot.store.rows import PendingFacts
+from scoring.models import Proposal
 
 log = logging.getLogger(__name__)
 REPUBLISH_WINDOW = timedelta(days=7)
+CHUNK = 1000  # pending reviews read from the ledger and Redis at a time
+READ_BACK_MAX = 100_000
+_READ_BACK: set[bytes] = set()  # digests of stored proposals this process has read back
 HEAD_KEY = "handoff:ledger-head"
 
 
@@ -53,9 +60,13 @@ def reconcile(runtime: Runtime) -> Report:
     for pid in runtime.board.inbox():
         with isolated(runtime, pid, "reconcile:inbox"):
             _inbox(runtime, pid, report)
-    for pid in runtime.ledger.pending_ids():
-        with isolated(runtime, pid, "reconcile:pending"):
-            _pending(runtime, pid, report)
+    pending = runtime.ledger.pending_ids()
+    for start in range(0, len(pending), CHUNK):  # read in batches: a pass over 10,000 reviews stays short
+        chunk = pending[start : start + CHUNK]
+        facts, in_redis = queries.pending_facts(runtime.ledger, chunk), runtime.board.pending_among(chunk)
+        for pid in chunk:
+            with isolated(runtime, pid, "reconcile:pending"):
+                _pending(runtime, pid, facts.get(pid), pid in in_redis, report)
     for pid in runtime.ledger.unexecuted_ids():
         with isolated(runtime, pid, "reconcile:execute"):
             decision = runtime.ledger.decision(pid)
@@ -81,16 +92,30 @@ def _inbox(runtime: Runtime, pid: str, report: Report) -> None:
         report.reassessed.append(pid)
 
 
-def _pending(runtime: Runtime, pid: str, report: Report) -> None:
-    runtime.ledger.proposal(pid)  # a record that cannot be read back is quarantined here, not at a click
-    if not runtime.board.is_pending(pid):  # Redis never decides: a decision it holds alone is not trusted
+def _pending(runtime: Runtime, pid: str, facts: PendingFacts | None, in_redis: bool, report: Report) -> None:
+    facts = facts or PendingFacts("", carded=False, chained=False)  # no stored proposal: assess it again
+    if facts.body:  # a record that cannot be read back is quarantined here, not at a click
+        _read_back(facts.body)
+    if not in_redis:  # Redis never decides: a decision it holds alone is not trusted
         runtime.board.open_review(pid)
         report.reopened.append(pid)
-    if runtime.ledger.card(pid) is not None and not runtime.ledger.timers(pid):
+    if facts.carded and not facts.chained:
         timers.start_chain(runtime, pid)
-    if runtime.ledger.card(pid) is None and not is_assess_live(runtime.redis, pid):
+    if not facts.carded and not is_assess_live(runtime.redis, pid):
         _reassess(runtime, pid)
         report.reassessed.append(pid)
+
+
+def _read_back(body: str) -> None:
+    """Validate a stored proposal once per process: stored records never change, and a pass over 10,000
+    pending reviews should not parse all of them again every minute. Bounded: forgets all when full."""
+    digest = hashlib.blake2b(body.encode(), digest_size=16).digest()
+    if digest in _READ_BACK:
+        return
+    Proposal.model_validate_json(body)
+    if len(_READ_BACK) >= READ_BACK_MAX:
+        _READ_BACK.clear()
+    _READ_BACK.add(digest)
 
 
 def publish_head(runtime: Runtime) -> None:

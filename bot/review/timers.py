@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from bot.jobs import enqueue_timer
+from bot.jobs import enqueue_timer, timer_job_id
 from bot.review import assignment
 from bot.review.decide import decide, make_decision
 from bot.review.quarantine import isolated
 from bot.runtime import Runtime
 from bot.slack.messages import reply_in_thread
 from bot.slack.surfaces import blocks
+from bot.store.job_liveness import live_among
 from scoring.models import Outcome, Proposal, policy_reviewer
 from scoring.policy import Category
 from scoring.routing import escalation_kind, escalation_target, schedule
@@ -72,13 +73,17 @@ def _begin(runtime: Runtime, pid: str, proposal: Proposal, *, generation: int, a
 
 
 def ensure_jobs(runtime: Runtime, pid: str | None = None) -> list[str]:
-    """(Re)schedule the RQ job of every timer still to fire (of `pid`, or all); returns the job ids made."""
+    """(Re)schedule the RQ job of every timer still to fire (of `pid`, or all); returns the job ids made.
+
+    Which jobs are live is read in pipelined batches, so a pass over every timer costs a few round trips."""
+    owed = {timer_job_id(t.proposal_id, t.generation, t.step): t for t in runtime.ledger.scheduled_timers(pid)}
+    live = live_among(runtime.redis, list(owed))
     made = []
-    for proposal_id, generation, step, due_at in runtime.ledger.scheduled_timers():
-        if pid is None or proposal_id == pid:
-            job_id = enqueue_timer(runtime.redis, proposal_id, generation, step, due=datetime.fromisoformat(due_at))
-            made += [job_id] if job_id else []
-    return made
+    for job_id, t in owed.items():
+        if job_id not in live:
+            due = datetime.fromisoformat(t.due_at)
+            made.append(enqueue_timer(runtime.redis, t.proposal_id, t.generation, t.step, due=due))
+    return [job_id for job_id in made if job_id]
 
 
 def fire(runtime: Runtime, proposal_id: str, generation: int, step: str) -> str:

@@ -503,12 +503,14 @@ class Ledger:
         ).fetchall()
         return [TimerRow(int(row[0]), row[1], row[2], row[3], row[4]) for row in rows]
 
-    def scheduled_timers(self) -> list[ScheduledTimer]:
-        """Every timer still to fire on an undecided review, by due time."""
+    def scheduled_timers(self, proposal_id: str | None = None) -> list[ScheduledTimer]:
+        """Every timer still to fire on an undecided review (of `proposal_id`, or all), by due time."""
         rows = self.db.execute(
             "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
             " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
-            " AND t.proposal_id NOT IN (SELECT proposal_id FROM quarantine) ORDER BY t.due_at"
+            " AND t.proposal_id NOT IN (SELECT proposal_id FROM quarantine)"
+            " AND (:pid IS NULL OR t.proposal_id = :pid) ORDER BY t.due_at",
+            {"pid": proposal_id},
         ).fetchall()
         return [ScheduledTimer(r[0], int(r[1]), r[2], r[3]) for r in rows]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from bot.store.redis_batch import hget_many
 from bot.store.rows import Submission
 from scoring.models import Decision
 
@@ -112,6 +113,11 @@ class Board:
 
     def is_pending(self, proposal_id: str) -> bool:
         return self.redis.hget(review_key(proposal_id), "status") == b"pending"
+
+    def pending_among(self, proposal_ids: list[str]) -> set[str]:
+        """Which of `proposal_ids` Redis holds as pending, read in batches."""
+        statuses = hget_many(self.redis, [review_key(pid) for pid in proposal_ids], "status")
+        return {pid for pid, status in zip(proposal_ids, statuses, strict=True) if status == b"pending"}
 
     def expire_decided(self, proposal_id: str) -> None:
         """Let a decided proposal's keys go after DECIDED_TTL (Redis runs with noeviction; the ledger keeps all)."""
