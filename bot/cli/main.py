@@ -1,5 +1,5 @@
 """The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
-verify, policy check.
+verify, mcp, policy check.
 
 Bad input exits non-zero with one line on stderr that names what is wrong and what to do. Each command
 imports what it needs when it runs, so `handoff --help` or `handoff policy check` never loads Slack, RQ
@@ -73,6 +73,14 @@ WEB_HELP = (
 )
 
 
+MCP_HELP = (
+    "Serve one MCP tool, request_review, on stdin/stdout: an MCP client (Claude Desktop, an IDE, an agent) asks "
+    "handoff to review an action and gets the decision. Reaches the deployment through HANDOFF_URL and "
+    "HANDOFF_TOKEN, else REDIS_URL, else this machine's embedded server; waits HANDOFF_WAIT seconds (120) "
+    "unless --wait or the call says otherwise. Needs the mcp extra: pip install 'handoff[mcp]'."
+)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, and leaves out `(default: None)` for options that have none."""
 
@@ -108,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the ledger's hash chain and every record sealed into it")
     verify.add_argument("--head", metavar="SEQ:HASH", help="a chain head saved earlier (report, /metrics, Redis)")
     verify.set_defaults(func=run_verify)
+    mcp = sub.add_parser("mcp", help="serve the request_review tool to MCP clients over stdio", description=MCP_HELP)
+    mcp.add_argument("--wait", type=float, help="seconds a review waits for a person when the call gives none")
+    mcp.set_defaults(func=run_mcp)
     policy = sub.add_parser("policy", help="policy tools")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = policy_sub.add_parser("check", help="validate a policy file")
@@ -242,6 +253,23 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"handoff verify: {path}: {verdict.problem}", file=sys.stderr)
         return exit_status.TAMPERED
     print(f"{path}: intact, {verdict.events} events, head {verdict.head}")
+    return 0
+
+
+def run_mcp(args: argparse.Namespace) -> int:
+    from bot.adapters.core import open_client
+    from bot.settings import Settings
+
+    try:
+        from bot.adapters.mcp import serve_stdio
+    except ImportError as exc:
+        raise UsageError(f"the MCP server needs the mcp package ({exc}); pip install 'handoff[mcp]'") from None
+    settings = Settings.from_env()
+    client = open_client(settings)
+    try:
+        serve_stdio(client, default_wait=settings.wait if args.wait is None else args.wait)
+    finally:
+        client.close()
     return 0
 
 
