@@ -125,4 +125,3 @@ def last_json(proc: subprocess.Popen[str], *, timeout: float = 120) -> dict[str,
     printed: dict[str, Any] = json.loads(lines[-1])
     assert set(printed) == {"outcome", "tool_ran", "args", "model_saw"}, printed
     return printed
-
