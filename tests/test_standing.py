@@ -21,7 +21,7 @@ from bot.review import flags, phases
 from bot.review import standing as review
 from bot.review.admission import admit
 from bot.review.assess import assess_proposal
-from bot.review.decide import decide
+from bot.review.decide import decide, make_decision
 from bot.review.reconcile import reconcile
 from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
@@ -33,12 +33,14 @@ from bot.slack.surfaces import blocks
 from bot.slack.surfaces import standing as standing_surface
 from bot.slack.surfaces.home import home_view
 from bot.store import standing as store
+from bot.store.ledger import Ledger
 from bot.store.review_state import Verdict
 from bot.store.rows import StandingRule
 from scoring.models import Outcome
 from scoring.policy import Policy, parse_policy
 from tests.conftest import REPO, activated, wait_until, work
 from tests.factories import CRM, INJECTION, proposal
+from tests.test_durable_first import exclusive_lock
 
 ALICE, BOB, OWNER, MALLORY = "U0ALICE", "U0BOB", "U0OWNER", "U0MALLORY"
 
@@ -511,3 +513,27 @@ def test_the_modal_and_rule_lines_stay_within_limits_and_escape_what_the_agent_s
     )
     assert check_home(view) == []
     assert len([b for b in home_blocks if "accessory" in b]) == standing_surface.LISTED
+
+
+def test_a_locked_ledger_leaves_the_approval_standing_and_says_the_rule_was_not_made(
+    runtime: Runtime, slack: SlackStandIn
+) -> None:
+    """The approval is recorded; the ledger is locked when the rule is written: the reviewer hears that
+    nothing is allowed without asking, and asking again once the ledger is free makes the rule once."""
+    pid = submit(runtime, crm("p-crm-locked"))
+    original = runtime.ledger.proposal(pid)
+    assert original is not None
+    approval = make_decision(runtime, pid, Outcome.APPROVE, reviewer=ALICE, action=original.action)
+    assert decide(runtime, approval).won
+    runtime.ledger.close()
+    runtime.ledger = Ledger(runtime.ledger.path, busy_timeout=0.3)
+    with exclusive_lock(str(runtime.ledger.path)):
+        refused = review.remember(runtime, pid, user=ALICE, hours=2, fields=["record_id"])
+    assert (refused.rule, refused.message) == (None, review.NOT_RECORDED)
+    assert rules(runtime) == []
+    made = review.remember(runtime, pid, user=ALICE, hours=2, fields=["record_id"])
+    assert made.rule is not None
+    assert made.rule.fields == {"record_id": "ACME-1"}
+    again = review.remember(runtime, pid, user=ALICE, hours=2, fields=["record_id"])
+    assert again.rule == made.rule
+    assert review.remember(runtime, pid, user=BOB, hours=2, fields=[]).rule is None, "only the approver's rule"

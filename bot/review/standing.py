@@ -16,6 +16,7 @@ or a policy owner may revoke it at any time (App Home, `/handoff standing revoke
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 MAX_ACTIVE_PER_CATEGORY = 50  # keeps matching and listing bounded
 MAX_FIELDS = 40  # argument fields a modal offers and a rule may pin
 HOUR_CHOICES = (1, 2, 4, 8, 12, 24, 48, 72, 168)
+NOT_RECORDED = (
+    "Your approval stands, but the standing approval could not be recorded (the ledger could not be written): "
+    "nothing is allowed without asking. Use Approve and remember… on the next such card."
+)
 
 
 @dataclass(frozen=True)
@@ -75,16 +80,20 @@ def remember(runtime: Runtime, pid: str, *, user: str, hours: int, fields: list[
     if unknown or len(fields) > MAX_FIELDS:
         return Remembered(None, "Those fields are not all arguments of this action; no standing approval was made.")
     now = datetime.now(UTC)
-    rule, created = store.create(
-        runtime.ledger,
-        source_proposal_id=pid,
-        scope=(proposal.category, proposal.agent, proposal.action.name),
-        fields={name: proposal.action.args[name] for name in fields},
-        author=user,
-        expires_at=(now + timedelta(hours=hours)).isoformat(timespec="milliseconds"),
-        max_active=MAX_ACTIVE_PER_CATEGORY,
-        now=now.isoformat(timespec="milliseconds"),
-    )
+    try:
+        rule, created = store.create(
+            runtime.ledger,
+            source_proposal_id=pid,
+            scope=(proposal.category, proposal.agent, proposal.action.name),
+            fields={name: proposal.action.args[name] for name in fields},
+            author=user,
+            expires_at=(now + timedelta(hours=hours)).isoformat(timespec="milliseconds"),
+            max_active=MAX_ACTIVE_PER_CATEGORY,
+            now=now.isoformat(timespec="milliseconds"),
+        )
+    except sqlite3.Error as exc:  # the approval stands; only the rule is missing
+        log.error("standing rule from %s not recorded: %s", pid, exc)
+        return Remembered(None, NOT_RECORDED)
     if rule is None:
         return Remembered(
             None,
