@@ -114,7 +114,8 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
             text=allowed.reason or "You are not a reviewer for this category; nothing changed.",
         )
         return False
-    if not runtime.ledger.record_flag(pid, flagger=user):
+    revoking = standing.revocation_for_flag(runtime, pid, flagger=user)  # in the flag's own transaction
+    if not runtime.ledger.record_flag(pid, flagger=user, then=revoking):
         row = queries.flag_on(runtime.ledger, pid)
         assert row is not None
         tell(
@@ -124,7 +125,6 @@ def flag(runtime: Runtime, pid: str, *, user: str, channel: str) -> bool:
             text=f"Already flagged by <@{row.flagger}> at {row.flagged_at}; it counts once. Nothing changed.",
         )
         return False
-    standing.revoke_for_flag(runtime, pid, flagger=user)  # before Slack: the rule allows nothing more
     _redraw(
         runtime, pid, f"Flagged as wrong: {escape(proposal.summary)} ({pid})", proposal, assessment, flagged_by=user
     )

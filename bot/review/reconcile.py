@@ -6,7 +6,7 @@ restores decided state and streams from the ledger, and enqueues phase two for d
 that have not run it. It also starts the escalation chain of a posted card that has none,
 re-schedules every timer the ledger still owes (one past due fires at once), so no reminder, escalation
 or expiry is lost with Redis, redraws every digest message that is missing or behind the ledger, and
-revokes every standing approval an allowed action of which was flagged (a crash between the two).
+revokes every standing approval an allowed action of which was flagged without revoking it.
 Every step is idempotent.
 """
 

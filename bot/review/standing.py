@@ -9,7 +9,8 @@ When a later proposal escalates, `allowed_decision` looks for an active rule it 
 then decided through the one exactly-once path (`bot.review.decide`) as an approval by
 `standing:<rule id>`, whose transaction checks again that the rule still stands (revoked, expired or
 flagged meanwhile: the proposal gets its card as usual). Phase two lists the action in its channel's
-digest: it ran with nobody looking. A flag on any action a rule allowed revokes the rule; its author
+digest: it ran with nobody looking. A flag on any action a rule allowed revokes the rule in the flag's
+own transaction; its author
 or a policy owner may revoke it at any time (App Home, `/handoff standing revoke ID`).
 """
 
@@ -24,6 +25,7 @@ from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.store import standing as store
 from bot.store.clock import utcnow
+from bot.store.ledger import Step
 from bot.store.rows import StandingRule
 from scoring.models import Assessment, Decision, Outcome, Proposal, Route, standing_reviewer, standing_rule_id
 
@@ -162,19 +164,18 @@ def revoke(runtime: Runtime, rule_id: int, *, user: str) -> str:
     return f"Standing approval #{rule_id} is revoked: the next such action asks a person again."
 
 
-def revoke_for_flag(runtime: Runtime, pid: str, *, flagger: str) -> int | None:
-    """A flag on an action a rule allowed revokes the rule; the rule's id, or None (not allowed by a rule)."""
+def revocation_for_flag(runtime: Runtime, pid: str, *, flagger: str) -> Step | None:
+    """What a flag on `pid` also does in its transaction: revoke the standing approval that allowed it, if one did."""
     decision = runtime.ledger.decision(pid)
     rule_id = standing_rule_id(decision.reviewer) if decision else None
     if rule_id is None:
         return None
-    if store.revoke(runtime.ledger, rule_id, by=f"flag:{pid}", reason=f"{flagger} flagged {pid}, which it allowed"):
-        log.info("standing rule %s revoked: %s flagged %s", rule_id, flagger, pid)
-    return rule_id
+    log.info("standing rule %s is revoked by %s's flag on %s", rule_id, flagger, pid)
+    return store.revoking(rule_id, pid=pid, flagger=flagger)
 
 
 def repair(runtime: Runtime) -> list[int]:
-    """Revoke the rules a flag should have revoked (a crash between the flag and the revocation); their ids."""
+    """Revoke the rules a flag recorded without its revocation should have revoked; their ids."""
     revoked = []
     for rule_id, pid, flagger in store.flagged_but_active(runtime.ledger):
         if store.revoke(runtime.ledger, rule_id, by=f"flag:{pid}", reason=f"{flagger} flagged {pid}, which it allowed"):

@@ -29,6 +29,8 @@ from scoring.precedents import is_human_decision, record_of
 log = logging.getLogger(__name__)
 # Checked inside the deciding transaction: why this decision may no longer be taken ("" when it may).
 Guard = Callable[[sqlite_utils.Database], str]
+# More writes that belong to a write's transaction.
+Step = Callable[[sqlite_utils.Database], None]
 
 
 class DecisionRefusedError(RuntimeError):
@@ -383,8 +385,9 @@ class Ledger:
             body = {"target": target, "detail": detail[:2000]}
             self._event(db, proposal_id, f"escalation_{kind}", body, ("escalation_steps", str(cursor.lastrowid)))
 
-    def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "") -> bool:
-        """Flag an action that ran without review as wrong; False when it was flagged already."""
+    def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "", then: Step | None = None) -> bool:
+        """Flag an action that ran without review as wrong; False when it was flagged already. `then` runs in
+        the same transaction (revoking the standing approval that allowed the action)."""
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM flags WHERE proposal_id = ?", [proposal_id]).fetchone():
                 return False
@@ -393,6 +396,8 @@ class Ledger:
                 [proposal_id, flagger, reason[:2000], utcnow()],
             )
             self._event(db, proposal_id, "flagged", {"flagger": flagger, "reason": reason[:2000]})
+            if then is not None:
+                then(db)
             return True
 
     def record_confirmation(self, proposal_id: str, *, reviewer: str, source: str = "looks_right") -> bool:

@@ -6,8 +6,9 @@ submission finds the rule already there. Rules are never deleted: revoking one s
 why. Each creation and revocation is an event in the hash chain, and the row is sealed again each time.
 
 Whether a rule may allow an action is decided here, in SQL, from the durable record: not revoked, not
-expired at `now`, and no action it allowed flagged. `refusal` checks the same inside the transaction
-that takes the decision, so a rule revoked while an action is being assessed never allows it.
+expired at `now` (a flag on an action it allowed revokes it in the flag's own transaction: `revoking`).
+`guard` checks the same inside the transaction that takes the decision, so a rule revoked while an
+action is being assessed never allows it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlite_utils
 
 from bot.store import chain
 from bot.store.clock import utcnow
-from bot.store.ledger import Guard, Ledger
+from bot.store.ledger import Guard, Ledger, Step
 from bot.store.rows import StandingRule, canonical
 from scoring.models import STANDING_REVIEWER_PREFIX
 
@@ -27,13 +28,7 @@ _COLUMNS = (
     "id, category, agent, action, fields, author, source_proposal_id, created_at, expires_at, revoked_at,"
     " revoked_by, revoke_reason"
 )
-# An action this rule allowed (its decision's reviewer is `standing:<id>`, STANDING_REVIEWER_PREFIX) was
-# flagged as wrong: the rule stands no more, revoked or not yet.
-_FLAGGED = (
-    "EXISTS (SELECT 1 FROM flags f JOIN decisions d ON d.proposal_id = f.proposal_id"
-    " WHERE d.reviewer = 'standing:' || r.id)"
-)
-_ACTIVE = f"r.revoked_at IS NULL AND r.expires_at > ? AND NOT {_FLAGGED}"
+_ACTIVE = "r.revoked_at IS NULL AND r.expires_at > ?"  # a flag revokes in its own transaction (`revoking`)
 
 
 def _row(row: Any) -> StandingRule:
@@ -85,15 +80,28 @@ def create(
 def revoke(ledger: Ledger, rule_id: int, *, by: str, reason: str) -> bool:
     """Revoke a rule once (`by` a person, or `flag:<proposal>`); False when it was revoked already or unknown."""
     with ledger._transaction() as db:
-        cursor = db.execute(
-            "UPDATE standing_rules SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?"
-            " AND revoked_at IS NULL",
-            [utcnow(), by, reason[:500], rule_id],
-        )
-        if not cursor.rowcount:
-            return False
-        _event(db, rule_id, "standing_revoked", {"id": rule_id, "by": by, "reason": reason[:500]})
-        return True
+        return _revoke(db, rule_id, by=by, reason=reason)
+
+
+def _revoke(db: sqlite_utils.Database, rule_id: int, *, by: str, reason: str) -> bool:
+    cursor = db.execute(
+        "UPDATE standing_rules SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?"
+        " AND revoked_at IS NULL",
+        [utcnow(), by, reason[:500], rule_id],
+    )
+    if not cursor.rowcount:
+        return False
+    _event(db, rule_id, "standing_revoked", {"id": rule_id, "by": by, "reason": reason[:500]})
+    return True
+
+
+def revoking(rule_id: int, *, pid: str, flagger: str) -> Step:
+    """The step `Ledger.record_flag` runs in the flag's transaction: revoke the rule that allowed `pid`."""
+
+    def step(db: sqlite_utils.Database) -> None:
+        _revoke(db, rule_id, by=f"flag:{pid}", reason=f"{flagger} flagged {pid}, which it allowed")
+
+    return step
 
 
 def _event(db: sqlite_utils.Database, rule_id: int, kind: str, body: dict[str, Any]) -> None:
@@ -131,24 +139,20 @@ def guard(rule_id: int, *, now: str) -> Guard:
     """The check `Ledger.decide` runs in its transaction: why rule `rule_id` may not decide now ("" if it may)."""
 
     def refusal(db: sqlite_utils.Database) -> str:
-        row = db.execute(
-            f"SELECT r.revoked_at, r.expires_at > ?, {_FLAGGED} FROM standing_rules r WHERE r.id = ?",  # noqa: S608
-            [now, rule_id],
-        ).fetchone()
-        if row is None:
+        row = db.execute("SELECT r.revoked_at, r.expires_at > ? FROM standing_rules r WHERE r.id = ?", [now, rule_id])
+        found = row.fetchone()
+        if found is None:
             return f"standing rule {rule_id} does not exist"
-        if row[0] is not None:
-            return f"standing rule {rule_id} was revoked at {row[0]}"
-        if not row[1]:
-            return f"standing rule {rule_id} has expired"
-        return f"an action standing rule {rule_id} allowed was flagged as wrong" if row[2] else ""
+        if found[0] is not None:
+            return f"standing rule {rule_id} was revoked at {found[0]}"
+        return "" if found[1] else f"standing rule {rule_id} has expired"
 
     return refusal
 
 
 def flagged_but_active(ledger: Ledger) -> list[tuple[int, str, str]]:
     """(rule id, flagged proposal, flagger) for each unrevoked rule an allowed action of which was flagged:
-    what a flag should have revoked (a crash between the two), oldest rule first."""
+    what a flag should have revoked (recorded without its revocation, e.g. by an older version), oldest first."""
     rows = ledger.db.execute(
         "SELECT r.id, f.proposal_id, f.flagger FROM flags f JOIN decisions d ON d.proposal_id = f.proposal_id"
         " JOIN standing_rules r ON d.reviewer = 'standing:' || r.id"
