@@ -161,14 +161,6 @@ def flagged_but_active(ledger: Ledger) -> list[tuple[int, str, str]]:
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
-def decided_by_rule(ledger: Ledger, rule_id: int) -> int:
-    """How many actions a rule allowed."""
-    row = ledger.db.execute(
-        "SELECT COUNT(*) FROM decisions WHERE reviewer = ?", [f"{STANDING_REVIEWER_PREFIX}{rule_id}"]
-    ).fetchone()
-    return int(row[0])
-
-
 def counts_by_category(ledger: Ledger, *, now: str) -> dict[str, tuple[int, int]]:
     """Per category: (decisions taken by standing rules, rules active at `now`), for /metrics."""
     decided = ledger.db.execute(
