@@ -28,7 +28,14 @@ from scoring.policy import Policy
 
 REVIEW_TIMEOUT = 300.0  # seconds a reviewed call waits for a person before ReviewPendingError
 P = ParamSpec("P")
-__all__ = ["Client", "DeploymentNotFoundError", "ProposalError", "ReviewPendingError", "ReviewRejectedError"]
+__all__ = [
+    "ApiRequestError",
+    "Client",
+    "DeploymentNotFoundError",
+    "ProposalError",
+    "ReviewPendingError",
+    "ReviewRejectedError",
+]
 T = TypeVar("T")
 
 

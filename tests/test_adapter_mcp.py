@@ -133,3 +133,16 @@ def test_a_bad_request_is_an_error_naming_the_field(server: StdioServerParameter
     text = " ".join(block.text for block in result.content)
     assert "category" in text
     assert "no_such_category" in text
+
+
+def test_an_unreachable_deployment_is_an_error_that_says_nothing_was_decided(
+    server: StdioServerParameters, runtime: Runtime
+) -> None:
+    from tests.conftest import free_port
+
+    env = {**(server.env or {}), "HANDOFF_URL": f"http://127.0.0.1:{free_port()}"}
+    nowhere = server.model_copy(update={"env": env})
+    result = asyncio.run(call_tool(nowhere, "request_review", REQUEST))
+    assert result.is_error
+    text = " ".join(block.text for block in result.content)
+    assert "nothing was decided, do not run send_email" in text

@@ -19,12 +19,13 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Text
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, ToolApproved, ToolDenied
 
-from bot.adapters.core import Approvals
-from bot.adapters.pydantic_ai import Review, capability, resolve
+from bot.adapters.core import Approvals, verdict_of
+from bot.adapters.pydantic_ai import Review, approval_for, capability, resolve, tool_call, what_the_agent_saw
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
+from scoring.models import Action, Decision, Outcome
 from tests.adapter_desk import Desk
 from tests.api_helpers import add_agent
 from tests.conftest import work
@@ -210,3 +211,29 @@ def test_the_proposal_carries_what_the_agent_saw(client: Client, runtime: Runtim
     ]
     assert submission.proposal.agent == "pydantic-agent", "over HTTP the token names the agent"
     assert submission.proposal.summary == "Email jane@example.com: We miss you"
+
+
+def _decided(outcome: Outcome, action: Action | None, comment: str = "") -> Decision:
+    return Decision(
+        proposal_id="p1", outcome=outcome, action=action, reviewer="U0ALICE", comment=comment, decided_at="2026-11-30"
+    )
+
+
+def test_each_decision_maps_to_the_answer_pydantic_ai_expects() -> None:
+    """The mapping on its own: only the call shown runs; another tool, a rejection or an expiry say why."""
+    part = ToolCallPart("send_email", dict(CALL), tool_call_id="c1")
+    call = tool_call(part, what_the_agent_saw([]))
+    same_tool = Action(name="send_email", args={**CALL, "to": "john@example.com"})
+    assert approval_for(part, verdict_of(_decided(Outcome.APPROVE, Action(name="send_email", args=CALL)), call))
+    alternative = approval_for(part, verdict_of(_decided(Outcome.ALTERNATIVE, same_tool), call))
+    assert alternative == ToolApproved(override_args={**CALL, "to": "john@example.com"})
+    switched = approval_for(part, verdict_of(_decided(Outcome.EDIT, Action(name="create_ticket", args={})), call))
+    assert isinstance(switched, ToolDenied)
+    assert "create_ticket" in switched.message
+    redirected = approval_for(part, verdict_of(_decided(Outcome.REDIRECT, None, "ask billing first"), call))
+    assert isinstance(redirected, ToolDenied)
+    assert "ask billing first" in redirected.message
+    expired = approval_for(part, verdict_of(_decided(Outcome.TIMEOUT, None), call))
+    assert isinstance(expired, ToolDenied), "handoff's own expiry is final: the model is told it timed out"
+    assert "did not run" in expired.message
+    assert "rejected" not in expired.message

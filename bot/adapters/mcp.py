@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from bot.adapters.core import Approvals, ToolCall, Verdict
-from bot.client import Client, ProposalError
+from bot.client import ApiRequestError, Client, ProposalError
 from scoring.models import PROPOSAL_ID_PATTERN, AgentInput, ContextItem
 
 MAX_WAIT = 3600.0  # the longest one call may wait for a decision
@@ -110,6 +110,10 @@ def build_server(client: Client, *, default_wait: float) -> MCPServer:
             )
         except ProposalError as exc:  # names the field and what to do: the caller can fix it
             raise ToolError(str(exc)) from None
+        except (ApiRequestError, OSError) as exc:  # the deployment refused the token, or cannot be reached
+            raise ToolError(
+                f"handoff could not take the review: {exc}; nothing was decided, do not run {action}"
+            ) from None
         return result_of(verdict)
 
     return server
