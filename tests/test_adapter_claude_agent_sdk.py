@@ -167,3 +167,24 @@ def test_the_callback_takes_the_sdks_own_context_type(client: Client, desk: Desk
     thread.join(timeout=60)
     assert answer == [PermissionResultAllow(updated_input=CALL)]
     assert list(permissions.verdicts) == ["toolu_direct"]
+
+
+def test_the_same_call_asked_again_waits_on_the_same_review(client: Client, desk: Desk, runtime: Runtime) -> None:
+    """A resumed session asks about the same tool_use_id again: one review, decided once, answers both."""
+    permissions = HandoffPermissions(Approvals(category=CATEGORY, summary=SUMMARY, client=client, timeout=0.5))
+    context = ToolPermissionContext(tool_use_id="toolu_resumed")
+    first = asyncio.run(permissions("send_email", dict(CALL), context))
+    assert isinstance(first, PermissionResultDeny)
+    assert first.interrupt
+    permissions.approvals.timeout = 30
+    answer: list[Any] = []
+
+    def caller() -> None:
+        answer.append(asyncio.run(permissions("send_email", dict(CALL), context)))
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    desk.approve("Email jane@example.com")
+    thread.join(timeout=60)
+    assert answer == [PermissionResultAllow(updated_input=CALL)]
+    assert runtime.ledger.outcome_counts() == {"approve": 1}

@@ -146,3 +146,9 @@ def test_an_unreachable_deployment_is_an_error_that_says_nothing_was_decided(
     assert result.is_error
     text = " ".join(block.text for block in result.content)
     assert "nothing was decided, do not run send_email" in text
+
+
+def test_a_missing_argument_is_an_error_naming_it(server: StdioServerParameters) -> None:
+    result = asyncio.run(call_tool(server, "request_review", {k: v for k, v in REQUEST.items() if k != "summary"}))
+    assert result.is_error
+    assert "summary" in " ".join(block.text for block in result.content)

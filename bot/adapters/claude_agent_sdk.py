@@ -11,7 +11,8 @@ the reviewer's reason, which Claude reads as the tool's result. An edit or alter
 denies this call and names the chosen action; Claude may call it, and it is reviewed as a new action. When
 no one decides within the wait, the call is denied with a message that says it timed out and the review is
 still open (never that it was rejected), and `interrupt=True` stops the run rather than letting Claude work
-around a review in progress; the verdict's outcome is `timeout`.
+around a review in progress; the verdict's outcome is `timeout`. The proposal id follows from the SDK's
+`tool_use_id`, so the same call asked about again (a resumed session) waits on the same review.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
 
-from bot.adapters.core import Approvals, ToolCall, Verdict
+from bot.adapters.core import Approvals, ToolCall, Verdict, proposal_id_for
 from scoring.models import AgentInput, ContextItem
 
 PermissionResult = PermissionResultAllow | PermissionResultDeny
@@ -42,7 +43,8 @@ class HandoffPermissions:
     ) -> PermissionResult:
         seen = AgentInput(request=self.request, context=what_claude_saw(context))
         call = ToolCall(name=tool_name, args=dict(tool_input), call_id=context.tool_use_id, seen=seen)
-        verdict = await asyncio.to_thread(self.approvals.review, call)
+        pid = proposal_id_for("claude-agent-sdk", context.tool_use_id) if context.tool_use_id else None
+        verdict = await asyncio.to_thread(self.approvals.review, call, proposal_id=pid)
         self.verdicts[context.tool_use_id or verdict.proposal_id] = verdict
         return permission_for(verdict)
 
