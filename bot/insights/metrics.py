@@ -63,6 +63,10 @@ def render_metrics(runtime: Runtime, totals: LedgerTotals | None = None) -> str:
     for category, kinds in sorted(ledger.steps.items()):
         family = "handoff_escalation_steps_total"
         lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in sorted(kinds.items())]
+    lines += _family("handoff_slack_messages_total", "counter", "Slack messages handoff posted, by category and kind.")
+    for category, kinds in sorted(ledger.posts.items()):
+        family = "handoff_slack_messages_total"
+        lines += [f'{family}{{category="{label(category)}",kind="{label(k)}"}} {n}' for k, n in sorted(kinds.items())]
     lines += _standing(runtime)
     return "\n".join(lines) + "\n"
 

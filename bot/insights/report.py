@@ -13,7 +13,7 @@ from typing import Any
 from bot.review.graduation import effective_level, evidence_from, verdict_from, windows_for
 from bot.review.policy_file import configured_policy
 from bot.settings import Settings
-from bot.store import category_stats, queries
+from bot.store import category_stats, queries, review_load, standing
 from bot.store.category_stats import CategoryScan
 from bot.store.ledger import Ledger
 from scoring.policy import Policy
@@ -37,6 +37,10 @@ def build_report(
         _category(ledger, policy, name, found.get(name, CategoryScan()), waits.get(name, {}), steps.get(name, {}))
         for name in sorted(set(found) | set(names))
     ]
+    posts = review_load.posts_by_category(ledger)
+    rules = standing.counts_by_category(ledger, now=now.isoformat(timespec="milliseconds"))
+    for c in categories:  # two small GROUP BYs for all categories (an index each): no pass per category
+        c.update(load_figures(c, posts.get(c["category"], {}), rules.get(c["category"], (0, 0))))
     totals = {key: sum(c[key] for c in categories) for key in ("volume", "auto", "review_after", "escalated")}
     report: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="seconds"),
@@ -90,6 +94,29 @@ def _category(
     }
 
 
+def load_figures(category: dict[str, Any], posts: dict[str, int], rules: tuple[int, int]) -> dict[str, Any]:
+    """What the category's reviewing asks of people: Slack messages per 100 proposals (and per 100 actions
+    that ran before review, counting their own messages and digests), the share of decisions standing rules
+    took, and the share of actions that ran before review someone looked at (flag, "Looks right", digest)."""
+    messages = sum(posts.values())
+    after = sum(posts.get(kind, 0) for kind in review_load.REVIEW_AFTER_KINDS)
+    ran, unreviewed = category["ran_before_review"], category["unreviewed"]
+    decided, (by_rules, active) = sum(category["decisions"].values()), rules
+    return {
+        "slack_messages": {"total": messages, **dict(sorted(posts.items()))},
+        "messages_per_100_proposals": _per_100(messages, category["volume"]),
+        "review_after_messages_per_100": _per_100(after, ran),
+        "standing_decisions": by_rules,
+        "standing_share": _share(by_rules, decided),
+        "standing_rules_active": active,
+        "looked_at_share": _share(ran - unreviewed, ran),
+    }
+
+
+def _per_100(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
 def status_line(auto: int, review_after: int, escalated: int) -> str:
     """The deployment in one sentence, e.g. "94% autonomous with review-after on the remaining 6%"."""
     total = auto + review_after + escalated
@@ -131,6 +158,8 @@ def format_report(report: dict[str, Any]) -> str:
                 f"({_fmt_pct(c['unreviewed_share'])}, not counted)"
             )
         lines.append(f"{c['category']}: {mix}{answered}; {c['graduation']['state']}: {c['graduation']['reason']}")
+    lines += ["", "Review load (what reviewing asks of people):"]
+    lines += [_load_line(c) for c in report["categories"]]
     if any(c["level"] and c["effective_level"] != c["level"] for c in report["categories"]):
         lines.append("* level changed by an applied promotion or demotion (see `handoff graduate`)")
     for row in report.get("quarantined", []):
@@ -139,6 +168,20 @@ def format_report(report: dict[str, Any]) -> str:
         state = "intact" if report["chain_ok"] else f"BROKEN: {report.get('chain_problem', '')}"
         lines.append(f"ledger hash chain {state}; head {report['chain_head']} (save it: `handoff verify --head`)")
     return "\n".join(lines)
+
+
+def _load_line(c: dict[str, Any]) -> str:
+    wait = c["time_to_decision_s"]
+    per_100 = c["messages_per_100_proposals"]
+    messages = "no proposals" if per_100 is None else f"{per_100:g} Slack messages per 100 proposals"
+    if c["review_after_messages_per_100"] is not None:
+        messages += f" ({c['review_after_messages_per_100']:g} per 100 that ran before review)"
+    looked = "-" if c["looked_at_share"] is None else _fmt_pct(c["looked_at_share"])
+    return (
+        f"{c['category']}: {messages}; time to decision median {_fmt_s(wait['median'])}, p90 {_fmt_s(wait['p90'])};"
+        f" decided by standing rules {_fmt_pct(c['standing_share'])}; looked at after running {looked}"
+        f" of {c['ran_before_review']}"
+    )
 
 
 def _share(part: int, whole: int) -> float | None:

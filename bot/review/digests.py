@@ -14,7 +14,7 @@ import logging
 
 from bot.review.authz import permission
 from bot.runtime import Runtime
-from bot.slack.messages import tell
+from bot.slack.messages import post, tell
 from bot.slack.surfaces.digest_card import digest_card, digest_text, parse_looked_value
 from bot.store import digests as store
 from scoring.models import Proposal
@@ -49,8 +49,15 @@ def render(runtime: Runtime, digest_id: int, *, force: bool = False) -> None:
             return
         blocks, text = digest_card(digest, items), digest_text(digest, items)
         if digest.ts is None:
-            response = runtime.slack.chat_postMessage(
-                channel=digest.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            response = post(
+                runtime,
+                kind="digest",
+                category=digest.category,
+                channel=digest.channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
             )
             store.record_posted(runtime.ledger, digest_id, channel=str(response["channel"]), ts=str(response["ts"]))
         else:

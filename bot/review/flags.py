@@ -17,7 +17,7 @@ import logging
 from bot.review import digests, standing
 from bot.review.authz import permission
 from bot.runtime import Runtime
-from bot.slack.messages import tell
+from bot.slack.messages import post, tell
 from bot.slack.surfaces.blocks import clip, escape
 from bot.slack.surfaces.flag_card import FLAG, LOOKS_RIGHT, flag_card
 from bot.store import queries
@@ -59,7 +59,11 @@ def post_review_after(
     if not runtime.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
         return
     try:
-        response = runtime.slack.chat_postMessage(
+        response = post(
+            runtime,
+            kind="review_after",
+            pid=pid,
+            category=proposal.category,
             channel=runtime.policy.channel_for(proposal.category),
             text=clip(f"Ran without review: {escape(proposal.summary)} ({pid})", 300),
             blocks=flag_card(pid, proposal, assessment),

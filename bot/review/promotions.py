@@ -17,6 +17,7 @@ from bot.slack.surfaces.blocks import clip
 from bot.slack.surfaces.promotion_card import promotion_card
 from bot.store import queries
 from bot.store.ledger import Ledger
+from bot.store.review_load import record_post
 from scoring.policy import Policy
 
 
@@ -32,6 +33,9 @@ def post_promotion_card(slack: WebClient, ledger: Ledger, policy: Policy, seq: i
         blocks=promotion_card(seq, event, policy.owners),
     )
     ledger.record_policy_card(seq, channel=str(response["channel"]), ts=str(response["ts"]))
+    record_post(
+        ledger, kind="promotion", category=event.category, channel=str(response["channel"]), ts=str(response["ts"])
+    )
 
 
 def decide(runtime: Runtime, seq: int, *, user: str, channel: str, apply: bool) -> bool:

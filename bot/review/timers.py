@@ -18,7 +18,7 @@ from bot.review import assignment
 from bot.review.decide import decide, make_decision
 from bot.review.quarantine import isolated
 from bot.runtime import Runtime
-from bot.slack.messages import reply_in_thread
+from bot.slack.messages import post, reply_in_thread
 from bot.slack.surfaces import blocks
 from bot.store.job_liveness import live_among
 from scoring.models import Outcome, Proposal, policy_reviewer
@@ -58,7 +58,7 @@ def restart_chain(runtime: Runtime, pid: str, assignee: str, *, now: datetime | 
     if not _begin(runtime, pid, proposal, generation=generation, assignee=assignee, now=moment):
         return False
     runtime.ledger.record_escalation_step(pid, "asked", assignee, "redirected")
-    _direct_message(runtime, pid, proposal, assignee, "A review was redirected to you")
+    _direct_message(runtime, pid, proposal, assignee, "A review was redirected to you", kind="direct")
     assignment.update_card(runtime, pid)
     return True
 
@@ -124,9 +124,10 @@ def _remind(runtime: Runtime, pid: str, proposal: Proposal, assignee: str | None
     if not assignee:
         routed = assignment.route(runtime, proposal, datetime.now(UTC))
         user, mention = routed.user, routed.mention
-    reply_in_thread(runtime, pid, f"Reminder: {mention or 'this review'} is still waiting for a decision.".strip())
+    said = f"Reminder: {mention or 'this review'} is still waiting for a decision.".strip()
+    reply_in_thread(runtime, pid, said, kind="reminder")
     if user:
-        _direct_message(runtime, pid, proposal, user, "Reminder: a review is waiting for you")
+        _direct_message(runtime, pid, proposal, user, "Reminder: a review is waiting for you", kind="reminder")
     runtime.ledger.record_escalation_step(pid, "reminded", user or mention or "channel", "")
     return "reminded"
 
@@ -134,15 +135,16 @@ def _remind(runtime: Runtime, pid: str, proposal: Proposal, assignee: str | None
 def _escalate(runtime: Runtime, pid: str, proposal: Proposal, category: Category) -> str:
     target = escalation_target(runtime.policy, category, datetime.now(UTC))
     if target is None:
-        reply_in_thread(runtime, pid, "Escalation: nobody else is available in the rotation; still waiting.")
+        said = "Escalation: nobody else is available in the rotation; still waiting."
+        reply_in_thread(runtime, pid, said, kind="escalation")
         runtime.ledger.record_escalation_step(pid, "escalated", "", "nobody else available")
         return "escalated"
     if escalation_kind(target) == "channel":
-        runtime.slack.chat_postMessage(channel=target, text=f"Escalated: {_summary(runtime, pid, proposal)}")
-        reply_in_thread(runtime, pid, f"Escalated to {target}.")
+        post(runtime, kind="escalation", pid=pid, channel=target, text=f"Escalated: {_summary(runtime, pid, proposal)}")
+        reply_in_thread(runtime, pid, f"Escalated to {target}.", kind="escalation")
     else:
-        reply_in_thread(runtime, pid, f"Escalated to <@{target}>: this review is overdue.")
-        _direct_message(runtime, pid, proposal, target, "Escalated to you: an overdue review")
+        reply_in_thread(runtime, pid, f"Escalated to <@{target}>: this review is overdue.", kind="escalation")
+        _direct_message(runtime, pid, proposal, target, "Escalated to you: an overdue review", kind="escalation")
     runtime.ledger.record_escalation_step(pid, "escalated", target, "")
     return "escalated"
 
@@ -167,10 +169,10 @@ def _expire(runtime: Runtime, pid: str, proposal: Proposal, category: Category, 
     return "decided"
 
 
-def _direct_message(runtime: Runtime, pid: str, proposal: Proposal, user: str, lead: str) -> None:
+def _direct_message(runtime: Runtime, pid: str, proposal: Proposal, user: str, lead: str, *, kind: str) -> None:
     opened = runtime.slack.conversations_open(users=user)
     channel = str(opened["channel"]["id"])
-    runtime.slack.chat_postMessage(channel=channel, text=f"{lead}: {_summary(runtime, pid, proposal)}")
+    post(runtime, kind=kind, pid=pid, channel=channel, text=f"{lead}: {_summary(runtime, pid, proposal)}")
 
 
 def _summary(runtime: Runtime, pid: str, proposal: Proposal) -> str:

@@ -6,13 +6,31 @@ survives that propagates, so the RQ job fails and is retried instead of dropping
 
 from __future__ import annotations
 
+from typing import Any
+
+from slack_sdk.web import SlackResponse
+
 from bot.runtime import Runtime
 from bot.slack.surfaces import cards
 from bot.slack.surfaces.blocks import channel_link, clip, escape, mention
+from bot.store.review_load import record_post
 from scoring.models import Assessment, Decision, Proposal
 
 CARD_CLAIM_TTL = 300
 THREAD_DETAIL_LIMIT = 1500
+
+
+def post(
+    runtime: Runtime, *, kind: str, pid: str | None = None, category: str | None = None, **message: Any
+) -> SlackResponse:
+    """Post a message (chat.postMessage `message`) and count it in the ledger as `kind` for the proposal's (or
+    the given) category: `handoff report`'s Slack messages per 100 proposals."""
+    response = runtime.slack.chat_postMessage(**message)
+    channel = str(response.get("channel") or message.get("channel", ""))
+    record_post(
+        runtime.ledger, kind=kind, proposal_id=pid, category=category, channel=channel, ts=str(response.get("ts") or "")
+    )
+    return response
 
 
 def card_claim_key(pid: str) -> str:
@@ -41,7 +59,11 @@ def _post_review_card(
     runtime: Runtime, pid: str, proposal: Proposal, assessment: Assessment, *, channel: str, facts: cards.CardFacts
 ) -> None:
     """Post the proposal's review card in `channel` and make it the card the ledger points at."""
-    response = runtime.slack.chat_postMessage(
+    response = post(
+        runtime,
+        kind="card",
+        pid=pid,
+        category=proposal.category,
         channel=channel,
         text=cards.fallback_text(proposal, pid),
         blocks=cards.review_card(pid, proposal, assessment, facts=facts),
@@ -92,11 +114,11 @@ def report_execution(runtime: Runtime, pid: str, *, ok: bool, detail: str) -> No
     reply_in_thread(runtime, pid, f"{head}{': ' + said if said else '.'}")
 
 
-def reply_in_thread(runtime: Runtime, pid: str, text: str) -> None:
-    """A thread reply under the proposal's card, when it has one."""
+def reply_in_thread(runtime: Runtime, pid: str, text: str, *, kind: str = "thread") -> None:
+    """A thread reply under the proposal's card, when it has one (counted as `kind`)."""
     card = runtime.ledger.card(pid)
     if card is not None:
-        runtime.slack.chat_postMessage(channel=card[0], thread_ts=card[1], text=text)
+        post(runtime, kind=kind, pid=pid, channel=card[0], thread_ts=card[1], text=text)
 
 
 def tell(runtime: Runtime, *, channel: str, user: str, text: str) -> None:

@@ -40,6 +40,7 @@ class Marks:
     rowids: dict[str, int]
     last_ids: dict[str, str | None]
     steps: int
+    posts: int  # the last Slack message counted (`slack_posts`, append-only like the escalation steps)
     event_seq: int
     event_hash: str
 
@@ -52,6 +53,7 @@ class Totals:
     waits: dict[str, list[float]] = field(default_factory=dict)  # bucket counts, decided, total seconds
     outcomes: Counter[str] = field(default_factory=Counter)
     steps: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    posts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # category -> kind -> n
 
     @property
     def pending(self) -> int:
@@ -116,6 +118,7 @@ class LedgerTotals:
         ):
             totals.outcomes[outcome] += n
         _add_steps(totals, db, since=old.steps)
+        _add_posts(totals, db, since=old.posts)
         self._marks = marks
 
     def _full(self, db: sqlite_utils.Database, marks: Marks) -> Totals:
@@ -125,6 +128,7 @@ class LedgerTotals:
         _add(totals.waits, _waits(db, marks, self.buckets, None), sign=1)
         totals.outcomes.update(dict(db.execute("SELECT outcome, COUNT(*) FROM decisions GROUP BY 1").fetchall()))
         _add_steps(totals, db, since=0)
+        _add_posts(totals, db, since=0)
         return totals
 
 
@@ -136,14 +140,15 @@ def _marks(db: sqlite_utils.Database) -> Marks:
         row = db.execute(query).fetchone()
         rowids[table], last_ids[table] = (int(row[0]), str(row[1])) if row else (0, None)
     steps = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM escalation_steps").fetchone()[0])
+    posts = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM slack_posts").fetchone()[0])
     head = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return Marks(rowids, last_ids, steps, int(head[0]) if head else 0, str(head[1]) if head else "")
+    return Marks(rowids, last_ids, steps, posts, int(head[0]) if head else 0, str(head[1]) if head else "")
 
 
 def _same_history(db: sqlite_utils.Database, old: Marks, new: Marks) -> bool:
     """True when the ledger still holds what the last read saw: no table shrank, the row at each old mark
     is the same proposal's, and the event the last read ended at is still there, unchanged."""
-    if new.steps < old.steps:
+    if new.steps < old.steps or new.posts < old.posts:
         return False
     for table in _TOUCHING:
         if old.rowids[table] == 0:
@@ -225,3 +230,9 @@ def _add_steps(totals: Totals, db: sqlite_utils.Database, *, since: int) -> None
     )
     for category, kind, n in db.execute(query, [since]):
         totals.steps[category][kind] += n
+
+
+def _add_posts(totals: Totals, db: sqlite_utils.Database, *, since: int) -> None:
+    query = "SELECT category, kind, COUNT(*) FROM slack_posts WHERE seq > ? GROUP BY 1, 2"
+    for category, kind, n in db.execute(query, [since]):
+        totals.posts[category][kind] += n

@@ -212,6 +212,30 @@ def _standing_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS decisions_by_reviewer ON decisions (reviewer)")  # a rule's decisions
 
 
+def _slack_post_table(db: sqlite_utils.Database) -> None:
+    """Every Slack message handoff posts, by category and kind (`bot.store.review_load`), filled with the
+    cards, review-after messages and digests recorded before; and the reviewer index that finds the
+    decisions of standing rules. Safe to run again."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS slack_posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL,"
+        " kind TEXT NOT NULL, proposal_id TEXT, channel TEXT NOT NULL, ts TEXT NOT NULL, posted_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS slack_posts_by_category ON slack_posts (category, kind)")
+    db.execute("CREATE INDEX IF NOT EXISTS decisions_by_reviewer ON decisions (reviewer)")
+    if db.execute("SELECT 1 FROM slack_posts LIMIT 1").fetchone() is not None:
+        return
+    insert = "INSERT INTO slack_posts (category, kind, proposal_id, channel, ts, posted_at) "
+    for kind, table in (("card", "cards"), ("review_after", "review_messages")):
+        db.execute(
+            f"{insert}SELECT p.category, '{kind}', m.proposal_id, m.channel, m.ts, m.posted_at FROM {table} m"  # noqa: S608
+            " JOIN proposals p ON p.id = m.proposal_id"
+        )
+    db.execute(
+        f"{insert}SELECT category, 'digest', NULL, COALESCE(posted_channel, channel), ts, opened_at FROM digests"  # noqa: S608
+        " WHERE ts IS NOT NULL"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
@@ -223,6 +247,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _digest_tables,
     _precedent_table,
     _standing_tables,
+    _slack_post_table,
 ]
 
 
