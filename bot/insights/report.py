@@ -157,9 +157,8 @@ def format_report(report: dict[str, Any]) -> str:
                 f"; {c['unreviewed']} of {c['ran_before_review']} that ran before review still unreviewed "
                 f"({_fmt_pct(c['unreviewed_share'])}, not counted)"
             )
-        lines.append(f"{c['category']}: {mix}{answered}; {c['graduation']['state']}: {c['graduation']['reason']}")
-    lines += ["", "Review load (what reviewing asks of people):"]
-    lines += [_load_line(c) for c in report["categories"]]
+        state = f"{c['graduation']['state']}: {c['graduation']['reason']}"
+        lines.append(f"{c['category']}: {mix}{answered}; {_load_text(c)}; {state}")
     if any(c["level"] and c["effective_level"] != c["level"] for c in report["categories"]):
         lines.append("* level changed by an applied promotion or demotion (see `handoff graduate`)")
     for row in report.get("quarantined", []):
@@ -170,7 +169,8 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _load_line(c: dict[str, Any]) -> str:
+def _load_text(c: dict[str, Any]) -> str:
+    """What reviewing the category asks of people (docs/review-load.md), in words."""
     wait = c["time_to_decision_s"]
     per_100 = c["messages_per_100_proposals"]
     messages = "no proposals" if per_100 is None else f"{per_100:g} Slack messages per 100 proposals"
@@ -178,7 +178,7 @@ def _load_line(c: dict[str, Any]) -> str:
         messages += f" ({c['review_after_messages_per_100']:g} per 100 that ran before review)"
     looked = "-" if c["looked_at_share"] is None else _fmt_pct(c["looked_at_share"])
     return (
-        f"{c['category']}: {messages}; time to decision median {_fmt_s(wait['median'])}, p90 {_fmt_s(wait['p90'])};"
+        f"{messages}; time to decision median {_fmt_s(wait['median'])}, p90 {_fmt_s(wait['p90'])};"
         f" decided by standing rules {_fmt_pct(c['standing_share'])}; looked at after running {looked}"
         f" of {c['ran_before_review']}"
     )
