@@ -96,7 +96,7 @@ def run(*, digests: bool, rounds: int) -> Figures:
             data_dir=workdir / "data",
             db_path=workdir / "ledger.db",
             policy_path=Path("policy.yaml"),  # absent: the packaged example policy (as `handoff demo`)
-            post_rate=1000.0,  # pacing is not what is measured here
+            post_rate=0,  # no pacing: it is not what is measured here
         )
         policy = configured_policy(settings)
         runtime = build_runtime(settings, redis_url=url, policy=policy if digests else per_action(policy))
