@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.client import Client
-from bot.insights.metrics import render_metrics
+from bot.insights.metrics import BUCKETS, render_metrics
 from bot.insights.report import build_report, format_report
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -18,6 +18,7 @@ from bot.slack.surfaces import blocks
 from bot.slack.surfaces.digest_card import LOOKED_AT_ALL
 from bot.store import review_load
 from bot.store.ledger import Ledger
+from bot.store.metric_totals import LedgerTotals
 from bot.store.migrations import MIGRATIONS
 from scoring.models import Outcome, Route
 from tests.conftest import wait_until, work
@@ -131,3 +132,15 @@ def test_a_report_without_proposals_says_so(tmp_path: Path) -> None:
     assert email["standing_share"] is None
     assert email["looked_at_share"] is None
     ledger.close()
+
+
+def test_metrics_count_the_messages_posted_since_the_last_scrape(runtime: Runtime, slack: SlackStandIn) -> None:
+    """A web process keeps its counters across scrapes: a digest posted between two scrapes is added, without
+    counting the whole ledger again."""
+    totals = LedgerTotals(BUCKETS)
+    assert "handoff_slack_messages_total{" not in render_metrics(runtime, totals)
+    Client(runtime.redis, policy=runtime.policy).submit(tag(1))
+    work(runtime)
+    assert 'handoff_slack_messages_total{category="tag_ticket",kind="digest"} 1' in render_metrics(runtime, totals)
+    assert totals.full_counts == 1
+    assert posted(slack) == 1
