@@ -32,6 +32,7 @@ from bot.settings import Settings
 from bot.slack.surfaces import blocks
 from bot.slack.surfaces import standing as standing_surface
 from bot.slack.surfaces.home import home_view
+from bot.store import queries
 from bot.store import standing as store
 from bot.store.ledger import Ledger
 from bot.store.review_state import Verdict
@@ -429,6 +430,8 @@ def test_rules_survive_a_restart_and_a_flag_left_unrevoked_by_a_crash_is_repaire
         assert decision is not None
         assert decision.reviewer == f"standing:{rule.id}"
         metrics = render_metrics(again)
+        waits = {row.category: row.decided for row in queries.wait_buckets(again.ledger, (60,))}
+        assert waits == {}, "a standing decision is no wait for a person: time to decide leaves it out"
         assert 'handoff_standing_decisions_total{category="update_crm_record"} 1' in metrics
         assert 'handoff_standing_rules_active{category="update_crm_record"} 1' in metrics
         assert again.ledger.record_flag(pid, flagger=BOB)

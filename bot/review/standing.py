@@ -184,5 +184,6 @@ def repair(runtime: Runtime) -> list[int]:
 
 
 def listed(runtime: Runtime, *, category: str | None = None) -> list[StandingRule]:
-    """Rules active now, oldest first."""
-    return store.active(runtime.ledger, now=utcnow(), category=category)
+    """Rules that may allow an action now, oldest first (none of a category whose policy turned them off)."""
+    rules = store.active(runtime.ledger, now=utcnow(), category=category)
+    return [rule for rule in rules if offered_hours(runtime, rule.category) > 0]

@@ -210,7 +210,7 @@ def _waits(
         FROM {_proposals(ids)} JOIN decisions d ON d.proposal_id = p.id AND d.rowid <= :decisions
         JOIN assessments a ON a.proposal_id = d.proposal_id AND a.rowid <= :assessments
         LEFT JOIN cards c ON c.proposal_id = d.proposal_id AND c.rowid <= :cards
-        WHERE a.route = 'escalate'
+        WHERE a.route = 'escalate' AND {queries.ASKED}
     ) GROUP BY 1
     """  # noqa: S608 - constants and ints only
     for name, *numbers in db.execute(query, {**_bounded(marks), "ids": ids}):

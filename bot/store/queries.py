@@ -37,6 +37,9 @@ from scoring.labels import LOOKED_AT_LATER, NOT_A_LABEL, OVERRIDE_OUTCOMES
 from scoring.models import POLICY_REVIEWER_PREFIX, STANDING_REVIEWER_PREFIX, AgentInput, Assessment
 
 _BY_RULE = f"d.reviewer LIKE '{STANDING_REVIEWER_PREFIX}%'"  # a standing approval: ran with nobody looking
+# An escalation a person was asked to decide: not one a standing approval took at once (its time to decide
+# would be no wait at all; `handoff report` and /metrics count those apart).
+ASKED = f"NOT {_BY_RULE}"
 _HUMAN = f"(d.reviewer NOT LIKE '{POLICY_REVIEWER_PREFIX}%' AND NOT {_BY_RULE} AND d.outcome != '{NOT_A_LABEL.value}')"
 _OVERRIDDEN = ", ".join(f"'{o.value}'" for o in OVERRIDE_OUTCOMES)
 UNREVIEWED = f"(a.route = '{LOOKED_AT_LATER.value}' OR a.audit = 1)"  # ran before any person saw it
@@ -64,7 +67,7 @@ COUNT_COLUMNS = f"""COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), 
 WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
 _WAIT_FROM = (
     "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
-    " LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate'"
+    f" LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate' AND {ASKED}"
 )
 _WAITS = f"SELECT p.category AS category, {WAIT_SECONDS} AS s {_WAIT_FROM}"
 
