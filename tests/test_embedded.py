@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
+from bot.cli.exit_status import UNREACHABLE, status_of
 from bot.sandbox.slack_api import SlackStandIn
-from bot.store.embedded_redis import EmbeddedServer, is_answering, redis_url_for
-from tests.conftest import BOT_TOKEN, REPO
+from bot.store.embedded_redis import EmbeddedServer, EmbeddedServerError, is_answering, redis_url_for
+from tests.conftest import BOT_TOKEN, REPO, free_port
 
 
 def test_second_process_joins_the_first_ones_server_and_the_owner_stops_it(tmp_path: Path) -> None:
@@ -81,3 +84,32 @@ def test_worker_without_a_slack_token_refuses_to_start(tmp_path: Path) -> None:
         result.stderr.decode().strip()
         == "handoff worker: SLACK_BOT_TOKEN is not set; the worker posts review cards with it"
     )
+
+
+def test_a_port_taken_before_the_server_binds_it_is_replaced_by_another(tmp_path: Path) -> None:
+    """Two processes starting servers at once may pick the same port; the one that loses it starts on
+    another instead of failing (a demo once ended in a traceback this way)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1], free_port()])
+        server = EmbeddedServer(tmp_path, pick_port=lambda: next(ports))
+        url = server.join_or_start()
+        try:
+            assert is_answering(url)
+            assert url.rsplit(":", 1)[1].split("/")[0] != str(taken.getsockname()[1])
+        finally:
+            server.stop()
+
+
+def test_a_server_that_cannot_start_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    """Every port taken: a clear error naming the data directory and REDIS_URL, which the CLI prints as
+    one line with its own exit status."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = EmbeddedServer(tmp_path, pick_port=lambda: int(taken.getsockname()[1]))
+        with pytest.raises(EmbeddedServerError, match=r"did not start .*Set REDIS_URL") as raised:
+            server.join_or_start()
+    assert status_of(raised.value) == UNREACHABLE
+    assert not (tmp_path / "redis.json").exists()

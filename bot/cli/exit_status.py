@@ -10,6 +10,7 @@ OK = 0
 TAMPERED = 1  # `verify`: the ledger failed its check (the message names the first bad record)
 BAD_INPUT = 2
 PENDING = 3  # `submit --wait`: no decision within the timeout; the proposal stays pending
+UNREACHABLE = 4  # a server handoff needs did not answer or would not start (the embedded Redis)
 INTERRUPTED = 130
 
 
@@ -23,6 +24,7 @@ def statuses() -> dict[type[Exception], int]:
     from bot.client import ProposalError
     from bot.insights.export import ExportError
     from bot.settings import SettingsError
+    from bot.store.embedded_redis import EmbeddedServerError
     from scoring.policy import PolicyError
 
     return {
@@ -31,6 +33,7 @@ def statuses() -> dict[type[Exception], int]:
         PolicyError: BAD_INPUT,
         SettingsError: BAD_INPUT,
         ExportError: BAD_INPUT,
+        EmbeddedServerError: UNREACHABLE,
     }
 
 

