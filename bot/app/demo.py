@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import SecretStr
 from rich.console import Console
 
-from bot.app.demo_reviewers import DEMO_USERGROUPS, YOU, Keyboard, Say, review_card
+from bot.app.demo_reviewers import DECISION_WAIT, DEMO_USERGROUPS, YOU, Keyboard, Say, review_card
 from bot.app.terminal import render_card, styled
 from bot.app.web import LocalServer, wsgi_app
 from bot.app.wiring import build_runtime
@@ -137,7 +137,7 @@ def _run_scenarios(
             say("    " + line)
         if runtime.ledger.card(pid) is not None:
             review_card(runtime, slack, reviewer, pid, say=say, keyboard=keyboard, verbose=verbose)
-        decision = client.wait(pid, timeout=15)
+        decision = client.wait(pid, timeout=DECISION_WAIT if runtime.ledger.card(pid) is not None else 15)
         if decision is not None:
             received += 1
             say("    " + _agent_line(proposal, decision))

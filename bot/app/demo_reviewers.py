@@ -52,6 +52,8 @@ YOU = "U0YOU"  # the person at the keyboard with --interactive: a member of ever
 
 Say = Callable[[str], None]
 
+DECISION_WAIT = 60.0  # seconds; generous, so a machine busy with other work still shows the whole demo
+
 
 def review_card(
     runtime: Runtime,
@@ -64,7 +66,7 @@ def review_card(
     verbose: bool = False,
 ) -> None:
     """Show `pid`'s card, say who may decide it, and decide it as its reviewer (or you) would."""
-    card = slack.wait_for(lambda s: _card(s, pid), timeout=10)
+    card = slack.wait_for(lambda s: _card(s, pid), timeout=DECISION_WAIT)
     for line in render_card(card, channel=slack.channel_name(card["channel"]), compact=not verbose):
         say("    " + line)
     proposal = runtime.ledger.proposal(pid)
@@ -82,7 +84,7 @@ def review_card(
     say(f"    @{user} clicks {_button_text(card, button)}")
     _click(slack, reviewer, card, button, user=user, say=say)
     try:
-        opened = slack.wait_for(lambda s: _view_for(s, pid), timeout=10)
+        opened = slack.wait_for(lambda s: _view_for(s, pid), timeout=DECISION_WAIT)
     except TimeoutError:
         say("    (no modal opened, so nothing was decided)")
         return
@@ -94,8 +96,11 @@ def review_card(
     if verbose and review.outcome in ("edit", "alternative"):
         from bot.app.demo import work  # the demo's in-process worker finalizes the card
 
-        work(runtime)
-        final = slack.wait_for(lambda s: _decided_card(s, pid), timeout=10)
+        if runtime.board.wait(pid, DECISION_WAIT) is None:  # recorded by the web app's listener, after its ack
+            say("    (the submission decided nothing, so the card stays open)")
+            return
+        work(runtime)  # its phase two was queued before the decision was published
+        final = slack.wait_for(lambda s: _decided_card(s, pid), timeout=DECISION_WAIT)
         say("    The card, once decided:")
         for line in render_card(final, channel=slack.channel_name(final["channel"])):
             say("    " + line)
