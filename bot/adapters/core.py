@@ -56,6 +56,7 @@ class ToolCall:
     args: Mapping[str, Any]
     call_id: str | None = None
     seen: AgentInput | None = None
+    description: str | None = None  # the framework's own words for the call: the summary when no rule names the tool
     extra: Mapping[str, Any] = field(default_factory=dict)  # more proposal fields: rationale, alternatives, ...
 
 
@@ -126,6 +127,7 @@ class Approvals:
         agent: str | None = None,
         timeout: float | None = None,
         settings: Settings | None = None,
+        enrich: Callable[[ToolCall], Mapping[str, Any]] | None = None,
     ) -> None:
         if client is None or timeout is None:
             settings = settings or Settings.from_env()
@@ -134,6 +136,7 @@ class Approvals:
         self.category = category
         self.summary = summary
         self.agent = agent
+        self.enrich = enrich  # more proposal fields per call (rationale, alternatives, context), beside call.extra
 
     def close(self) -> None:
         """Close the client's connections."""
@@ -152,7 +155,8 @@ class Approvals:
         return self.category[call.name]
 
     def summary_of(self, call: ToolCall) -> str:
-        """The call in plain words: the tool's template (`{arg}` fields) or callable, else name and args."""
+        """The call in plain words: the tool's template (`{arg}` fields) or callable, else the framework's
+        description of the call, else its name and args."""
         rule: str | Callable[[dict[str, Any]], str] | None
         if self.summary is None:
             rule = None
@@ -161,13 +165,14 @@ class Approvals:
         else:
             rule = self.summary.get(call.name)
         if rule is None:
-            return _default_summary(call)
+            return _clip(call.description or "", MAX_SUMMARY_CHARS) or _default_summary(call)
         text = rule(dict(call.args)) if callable(rule) else _fill(rule, call.args)
         return _clip(text, MAX_SUMMARY_CHARS) or _default_summary(call)
 
     def proposal(self, call: ToolCall, *, proposal_id: str | None = None) -> dict[str, Any]:
         """The proposal handoff receives for `call`."""
         body: dict[str, Any] = {
+            **(self.enrich(call) if self.enrich else {}),
             **call.extra,
             "category": self.category_of(call),
             "action": {"name": call.name, "args": dict(call.args)},
