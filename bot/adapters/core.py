@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -201,6 +202,11 @@ class Approvals:
             )
             return Verdict(outcome="timeout", proposal_id=proposal_id, runs=False, args=None, message=message)
         return verdict_of(decision, call)
+
+    def wait_all(self, submitted: Sequence[tuple[str, ToolCall]], *, timeout: float | None = None) -> list[Verdict]:
+        """Wait for several submitted calls within one shared wait (a call still open then is a timeout)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        return [self.wait(pid, call, timeout=max(0.0, deadline - time.monotonic())) for pid, call in submitted]
 
     def review(self, call: ToolCall, *, proposal_id: str | None = None, timeout: float | None = None) -> Verdict:
         """Submit the call and wait for its verdict."""

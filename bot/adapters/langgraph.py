@@ -99,7 +99,8 @@ def answer_interrupts(
         for call, _allowed in calls:
             pid = proposal_id_for(thread_id, call.call_id or item.id)
             pending.append((call, approvals.submit(call, proposal_id=pid)))
-    reviews = [(call, approvals.wait(pid, call)) for call, pid in pending]
+    verdicts_in_order = approvals.wait_all([(pid, call) for call, pid in pending])
+    reviews = [(call, verdict) for (call, _pid), verdict in zip(pending, verdicts_in_order, strict=True)]
     if any(verdict.outcome == "timeout" for _call, verdict in reviews):
         return None, reviews
     verdicts = iter(reviews)
