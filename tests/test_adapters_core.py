@@ -179,3 +179,22 @@ def test_settings_name_the_deployment_and_refuse_bad_values(redis_url: str) -> N
     client = open_client(Settings.from_env({"REDIS_URL": redis_url}))
     assert client.board.redis.ping()
     client.close()
+
+
+def test_the_readme_framework_table_links_real_examples_and_its_snippets_compile() -> None:
+    """Every row of the README's framework table links an example that exists; every snippet below compiles."""
+    import ast
+    import re
+
+    from tests.test_docs import README, code_blocks
+
+    text = README.read_text(encoding="utf-8")
+    part = text[text.index("## Agent frameworks") : text.index("## Command line")]
+    examples = re.findall(r"\[examples/(\w+)\.py\]\(examples/\1\.py\)", part)
+    assert {"langgraph", "openai_agents"} <= set(examples)
+    for name in examples:
+        assert (README.parent / "examples" / f"{name}.py").is_file()
+    snippets = [b for b in code_blocks(part) if "bot.adapters" in b]
+    assert len(snippets) >= len(examples) + 1
+    for snippet in snippets:
+        compile(snippet, "README", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT | ast.PyCF_ONLY_AST)
