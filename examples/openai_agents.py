@@ -22,6 +22,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# examples/ holds files named like packages (mcp.py, langgraph.py, ...): keep this folder off the import path
+# so that the SDK's own imports (it imports mcp) find the libraries, not the other examples.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 from agents import Agent, RunConfig, function_tool
 from agents.testing import ModelCall, ModelStep, ScriptedModel, assistant_message, function_call
 
