@@ -137,11 +137,11 @@ class PolicyError(ValueError):
 
 class DigestRule(Strict):
     """How actions that ran before review are gathered into one message per channel and category: a
-    window closes after `minutes` or `max_items` items, whichever comes first (45 keeps a digest within
-    Slack's 50 blocks)."""
+    window closes after `minutes` or `max_items` items, whichever comes first (past 40 items a digest's
+    message shows the first 40 and its "See all" pages show every one)."""
 
     minutes: int = Field(default=30, ge=1, le=1440)
-    max_items: int = Field(default=20, ge=1, le=45)
+    max_items: int = Field(default=20, ge=1, le=200)
 
 
 class StandingApprovals(Strict):

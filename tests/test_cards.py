@@ -18,7 +18,17 @@ from bot.runtime import Runtime
 from bot.sandbox import reviewer_payloads as payloads
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_checks import check_blocks, check_home, check_view
-from bot.slack.surfaces import blocks, cards, digest_card, edits, home, modals, similar_cases, source_material
+from bot.slack.surfaces import (
+    blocks,
+    cards,
+    digest_card,
+    digest_pages,
+    edits,
+    home,
+    modals,
+    similar_cases,
+    source_material,
+)
 from bot.store.rows import Digest, DigestItem
 from scoring.models import Action, Decision, Outcome
 from scoring.policy import parse_policy
@@ -117,6 +127,14 @@ SURFACES: dict[str, Callable[[], Any]] = {
             DigestItem("p-2", 2, "triage-bot", "Tag ticket T-2 as bug <!channel>", "tag", "U0BOB", None, None),
             DigestItem("p-3", 3, "triage-bot", "Tag ticket T-3 as account", "tag", None, "U0ALICE", "looks_right"),
         ],
+    ),
+    "modal_digest_last_page": lambda: digest_pages.digest_modal(
+        Digest(8, "C0REVIEW", "tag_ticket", DECIDED_AT, "2026-11-24T10:45:30.000+00:00", "1.1", 42, None, None),
+        [
+            DigestItem(f"p-{n}", n, "triage-bot", f"Tag ticket T-{n} as billing", "tag", None, None, None)
+            for n in range(1, 43)
+        ],
+        page=2,
     ),
     "home": lambda: home.home_view(
         [home.PendingReview("p-email", "customer_email", "retention-bot", "Send Jane 40% off", "C0REVIEW", True)],

@@ -11,11 +11,13 @@ Redis lock, so concurrent workers update in turn and a render that finds the mes
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.review.authz import permission
 from bot.runtime import Runtime
 from bot.slack.messages import post, tell
 from bot.slack.surfaces.digest_card import digest_card, digest_text, parse_looked_value
+from bot.slack.surfaces.digest_pages import digest_modal
 from bot.store import digests as store
 from scoring.models import Proposal
 from scoring.policy import DigestRule
@@ -100,6 +102,22 @@ def looked_at_all(runtime: Runtime, value: str, *, user: str, channel: str) -> i
     render(runtime, digest.id, force=True)
     log.info("digest %s: %s looked at all, %d confirmed", digest.id, user, confirmed)
     return confirmed
+
+
+def pages_view(runtime: Runtime, value: str, *, user: str, channel: str) -> dict[str, Any] | None:
+    """The page of a digest's "See all" modal a button names (`digest:page`), for a reviewer of its category;
+    None (and an ephemeral note where there is a channel) otherwise."""
+    parsed = parse_looked_value(value)
+    digest = store.digest(runtime.ledger, parsed[0]) if parsed else None
+    if parsed is None or digest is None:
+        tell(runtime, channel=channel, user=user, text="That digest is unknown; nothing opened.")
+        return None
+    items = store.items(runtime.ledger, digest.id)
+    allowed = permission(runtime, items[0].proposal_id, user) if items else None
+    if allowed is not None and not allowed.allowed:
+        tell(runtime, channel=channel, user=user, text=allowed.reason or "You may not review these; nothing opened.")
+        return None
+    return digest_modal(digest, items, page=parsed[1])
 
 
 def repair(runtime: Runtime) -> list[int]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.app.listeners.digests import refresh_pages
 from bot.app.listeners.payloads import clicked
 from bot.review.flags import confirm, flag
 from bot.runtime import Runtime
@@ -20,6 +21,7 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         pid, user, channel = clicked(body)
         flag(runtime, pid, user=user, channel=channel)
+        refresh_pages(runtime, body, user=user)  # when the flag came from a digest's pages
 
     @app.action(LOOKS_RIGHT)
     def on_looks_right(ack: Ack, body: dict[str, Any]) -> None:
