@@ -114,8 +114,9 @@ def digest_with(slack: SlackStandIn, pid: str) -> dict[str, Any]:
     return slack.wait_for(find, timeout=5)
 
 
+@pytest.mark.parametrize("transport", ["http", "socket"])
 def test_a_standing_approval_decides_the_next_identical_proposal_and_a_flag_revokes_it(
-    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer
+    runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer, transport: str
 ) -> None:
     """Approve and remember (record_id and field pinned) → the next identical proposal is approved by
     `standing:1` with no card, listed in the digest; one with another record_id gets a card; a flag on the
@@ -539,3 +540,21 @@ def test_a_locked_ledger_leaves_the_approval_standing_and_says_the_rule_was_not_
     again = review.remember(runtime, pid, user=ALICE, hours=2, fields=["record_id"])
     assert again.rule == made.rule
     assert review.remember(runtime, pid, user=BOB, hours=2, fields=[]).rule is None, "only the approver's rule"
+
+
+def test_a_rule_whose_author_may_no_longer_decide_allows_nothing(runtime: Runtime, slack: SlackStandIn) -> None:
+    """The deciding path checks the rule's author as it checks a person: one who is not (or no longer) a
+    reviewer of the category makes the proposal go to a person instead."""
+    rule, _ = make_rule(runtime, "p-src-gone", author=MALLORY)
+    pid = submit(runtime, crm("p-crm-author-gone"))
+    assert runtime.ledger.decision(pid) is None
+    assert card(slack, pid) is not None
+    proposal, assessment = runtime.ledger.proposal(pid), runtime.ledger.assessment(pid)
+    assert proposal is not None
+    assert assessment is not None
+    decision = review.allowed_decision(runtime, pid, proposal, assessment)
+    assert decision is not None
+    assert decision.reviewer == f"standing:{rule.id}"
+    result = decide(runtime, decision)
+    assert result.verdict is Verdict.REFUSED
+    assert "not a reviewer for update_crm_record" in result.note
