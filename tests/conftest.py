@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import redis
 from pydantic import SecretStr
-from rq import SimpleWorker
 
 from bot.app.socket_mode import SocketModeApp
 from bot.app.web import LocalServer, build_app, wsgi_app
 from bot.app.wiring import build_runtime
+from bot.app.worker import InProcessWorker
 from bot.runtime import Runtime, activate
 from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.reviewer_transport import SocketModeTransport
@@ -147,8 +147,8 @@ def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
 
 
 def work(runtime: Runtime) -> None:
-    """Run every queued job in this process (RQ's SimpleWorker in burst mode)."""
-    worker = SimpleWorker(
+    """Run every queued job in this process (RQ's SimpleWorker in burst mode, with the prompt teardown)."""
+    worker = InProcessWorker(
         [runtime.queue(q) for q in QUEUES], connection=runtime.redis, serializer=runtime.queue(QUEUES[0]).serializer
     )
     worker.work(burst=True, logging_level="WARNING")

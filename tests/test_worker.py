@@ -9,7 +9,7 @@ from typing import Any
 
 from rq.job import Job, JobStatus
 
-from bot.app.worker import IN_PROCESS, build_worker
+from bot.app.worker import IN_PROCESS, InProcessWorker, build_worker
 from bot.client import Client
 from bot.jobs import assess_job_id, execute_job_id
 from bot.runtime import Runtime
@@ -65,3 +65,16 @@ def test_only_handoffs_own_jobs_run_in_process() -> None:
     assert {name.rsplit(".", 1)[0] for name in IN_PROCESS} == {"bot.jobs"}
     assert "execute" not in names
     assert "assess" in names
+
+
+def test_a_burst_run_leaves_no_command_listener_behind(runtime: Runtime) -> None:
+    """RQ's teardown could leave its pubsub thread waiting for a subscription (and the run a second late);
+    handoff's workers stop it first, so it has ended when the run returns, whether jobs ran or not."""
+    for kind in ("handoff", "in-process"):
+        for queued in (False, True):
+            if queued:
+                Client(runtime.redis, policy=runtime.policy).submit({**TAG, "id": f"listener-{kind}"})
+            worker = build_worker(runtime) if kind == "handoff" else InProcessWorker([runtime.queue(q) for q in QUEUES])
+            worker.work(burst=True, logging_level="WARNING")
+            assert worker.pubsub_thread is not None
+            assert not worker.pubsub_thread.is_alive()

@@ -152,10 +152,10 @@ def _run_scenarios(
 
 def work(runtime: Runtime) -> None:
     """Run every queued job in this process, as a worker would."""
-    from rq import SimpleWorker
+    from bot.app.worker import InProcessWorker
 
     queues = [runtime.queue(name) for name in QUEUES]
-    SimpleWorker(queues, connection=runtime.redis, serializer=queues[0].serializer).work(
+    InProcessWorker(queues, connection=runtime.redis, serializer=queues[0].serializer).work(
         burst=True, logging_level="ERROR"
     )
 

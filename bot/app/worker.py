@@ -46,7 +46,28 @@ IN_PROCESS = frozenset(  # handoff's own code only; anything else (an agent's ca
 )
 
 
-class HandoffWorker(Worker):
+class PromptTeardown:
+    """RQ's teardown unsubscribes from the worker's command channel and then stops the thread listening on
+    it. When that thread reads the unsubscribe reply before it is stopped, it waits for a subscription that
+    never comes (RQ joins it for a second), so a burst run often ends a second late. Stopping the thread
+    first lets the reply end it at once."""
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        if self.pubsub_thread:
+            self.pubsub_thread.stop()
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.join(timeout=1)
+            self.pubsub.close()
+
+
+class InProcessWorker(PromptTeardown, SimpleWorker):
+    """RQ's `SimpleWorker` (every job in process) with the prompt teardown: the demo's and the tests' worker."""
+
+
+class HandoffWorker(PromptTeardown, Worker):
     """RQ's `Worker` that runs handoff's own jobs in process and forks a work horse for any other job.
 
     Forking a ~100 MB process costs more than most of handoff's jobs; isolation is for agent code.
