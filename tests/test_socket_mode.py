@@ -234,6 +234,7 @@ def test_a_connection_slack_never_closes_after_disconnect_is_closed_by_handoff(
         link = SocketModeLink(standin.app_token, web_client=runtime.slack, handler=lambda _: None, retire_seconds=0.2)
         link.connect()
         try:
+            standin.wait_for(lambda s: s.open_links() == [1], timeout=10)  # the stand-in has registered it
             standin.disconnect("warning")
             standin.wait_for(lambda s: s.open_links() == [2], timeout=10)
             envelope = standin.deliver(COMMAND_FIELDS)

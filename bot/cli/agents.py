@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from bot.cli.exit_status import UsageError
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.store.ledger import Ledger
 
 
 def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,14 +33,21 @@ def add_arguments(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     revoke.set_defaults(func=run_revoke)
 
 
+def _ledger() -> Ledger:
+    """The configured ledger (settings are read when an action runs, so `handoff --version` stays light)."""
+    from bot.settings import Settings
+    from bot.store.ledger import Ledger
+
+    return Ledger(Settings.from_env().ledger_path)
+
+
 def run_add(args: argparse.Namespace) -> int:
     from bot.api.credentials import AgentNameError, new_agent
     from bot.store.agents import AgentExistsError, AgentStore
-    from bot.store.ledger import Ledger
 
     try:
         agent, token = new_agent(args.name, owner=args.owner, webhook_url=args.webhook)
-        AgentStore(Ledger(Settings.from_env().ledger_path)).add(agent)
+        AgentStore(_ledger()).add(agent)
     except (AgentNameError, AgentExistsError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
@@ -52,9 +62,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from bot.store.agents import AgentStore
-    from bot.store.ledger import Ledger
 
-    agents = AgentStore(Ledger(Settings.from_env().ledger_path)).all()
+    agents = AgentStore(_ledger()).all()
     rows = [
         {
             "name": a.name,
@@ -78,9 +87,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     from bot.store.agents import AgentStore
-    from bot.store.ledger import Ledger
 
-    if not AgentStore(Ledger(Settings.from_env().ledger_path)).revoke(args.name):
+    if not AgentStore(_ledger()).revoke(args.name):
         raise UsageError(f"no active agent {args.name!r}; see handoff agents list")
     print(f"agent {args.name} revoked; its token is refused from the next request on")
     return 0
