@@ -37,6 +37,11 @@ class Person:
         work(self.runtime)
         return card_of(self.slack, pid)
 
+    def execution(self, pid: str) -> str | None:
+        """What the ledger holds of the agent's report on running `pid`, once the worker has recorded it."""
+        work(self.runtime)
+        return self.runtime.ledger.execution(pid)
+
     def approve(self, pid: str) -> None:
         assert self.reviewer.click(self.card(pid), blocks.APPROVE, user=ALICE).status == 200
 

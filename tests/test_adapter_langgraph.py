@@ -110,6 +110,7 @@ def test_an_approval_runs_the_tool_with_the_proposed_args(person: Person, approv
     proposal = person.runtime.ledger.proposal(pid)
     assert proposal is not None
     assert (proposal.summary, proposal.input.request) == ("Email jane@example.com: We miss you", ASK)
+    assert person.execution(pid) == "ok", "the adapter reported that the approved call ran"
 
 
 def test_an_edit_runs_the_edited_args_and_the_model_is_told(person: Person, approvals: Approvals) -> None:
@@ -138,6 +139,7 @@ def test_a_rejection_does_not_run_and_its_reason_reaches_the_model(person: Perso
     assert seen.text == f"User rejected the tool call for `send_email` with reason: {reason}"
     assert seen.status == "error"
     assert done.handed_back(done.reviews[0][0]) == seen.text
+    assert person.execution(pid) == "skipped", "handoff records the rejected call as not run; no report says otherwise"
 
 
 def test_a_timeout_leaves_the_thread_paused_and_a_later_run_picks_up_the_decision(

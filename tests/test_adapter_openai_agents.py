@@ -99,6 +99,7 @@ def test_an_approval_runs_the_tool_and_forgets_the_state(person: Person, approva
     proposal = person.runtime.ledger.proposal(pid)
     assert proposal is not None
     assert (proposal.summary, proposal.input.request) == ("Email jane@example.com: We miss you", ASK)
+    assert person.execution(pid) == "ok", "the adapter reported that the approved call ran"
 
 
 def test_an_edit_is_a_rejection_carrying_the_args_and_that_exact_call_then_runs_unreviewed(
@@ -119,6 +120,7 @@ def test_an_edit_is_a_rejection_carrying_the_args_and_that_exact_call_then_runs_
     assert json.dumps(edited, sort_keys=True) in given["call_1"]
     assert [v.outcome for _c, v in done.reviews] == ["edit"]
     assert person.runtime.ledger.proposal(proposal_id_for(key, "call_2")) is None, "no second review"
+    assert person.execution(proposal_id_for(key, "call_1")) == "ok", "the edited call's run is reported on its review"
 
 
 def test_a_rejection_reason_reaches_the_model_and_nothing_runs(

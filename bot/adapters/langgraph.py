@@ -25,6 +25,7 @@ from langgraph.types import Command, Interrupt
 
 from bot.adapters.core import Approvals, ToolCall, Verdict, proposal_id_for, seen_from_turns
 
+REPORT_CHARS = 300  # of a failed tool's message, in the execution report (said in the card's thread)
 MAX_ROUNDS = 50  # interrupts answered in one run before giving up (a model looping on a tool)
 # A per-call request carries its allowed decisions only as a schema type: these are assumed, and LangGraph
 # refuses an answer the tool does not allow (a ValidationError; nothing runs).
@@ -71,6 +72,7 @@ def run_reviewed(
         run.messages = list(snapshot.values.get("messages", []))
         interrupts = [i for i in snapshot.interrupts if _is_review(i.value)]
         if not interrupts:
+            _report_runs(run, approvals)
             return run
         resume, reviews = answer_interrupts(interrupts, approvals=approvals, thread_id=thread_id, messages=run.messages)
         run.reviews.extend(reviews)
@@ -79,6 +81,18 @@ def run_reviewed(
             return run
         run.result = graph.invoke(Command(resume=resume), config)
     raise RuntimeError(f"the graph asked for review more than {max_rounds} times in one run; is the model looping?")
+
+
+def _report_runs(run: ReviewedRun, approvals: Approvals) -> None:
+    """Tell handoff how each approved call went: the tool's message says whether it raised (status error)."""
+    for call, verdict in run.reviews:
+        message = next(
+            (m for m in run.messages if isinstance(m, ToolMessage) and call.call_id and m.tool_call_id == call.call_id),
+            None,
+        )
+        if verdict.runs and message is not None:
+            failed = message.status == "error"
+            approvals.report(verdict, ok=not failed, detail=message.text[:REPORT_CHARS] if failed else "")
 
 
 def answer_interrupts(

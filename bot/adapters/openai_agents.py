@@ -78,13 +78,16 @@ class AgentApprovals:
         self._default_key = uuid.uuid4().hex
         self._passes: dict[str, list[_Pass]] = {}
         self._submitted: set[str] = set()
+        self._ran_under: dict[str, str] = {}  # call id of a call run under an edit's pass -> that proposal
 
     def needs_approval(self, tool_name: str) -> NeedsApproval:
         """The `needs_approval` function for a tool: submits each call to handoff and interrupts the run for it."""
 
         async def submit_for_review(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
             key = _RUN_KEY.get(self._default_key)
-            if self._take_pass(key, tool_name, params):
+            granted = self._take_pass(key, tool_name, params)
+            if granted is not None:
+                self._ran_under[call_id] = granted
                 return False
             call = ToolCall(name=tool_name, args=params, call_id=call_id, seen=_seen(ctx.turn_input))
             pid = proposal_id_for(key, call_id)
@@ -159,6 +162,7 @@ class AgentApprovals:
                 assert run.result is not None
                 if not run.result.interruptions:
                     state_file.unlink(missing_ok=True)
+                    await asyncio.to_thread(self._report, run)
                     return run
                 state = run.result.to_state()
             calls = [_call_of(item, _seen(state.to_json().get("original_input"))) for item in state.get_interruptions()]
@@ -198,13 +202,27 @@ class AgentApprovals:
             return
         state.reject(item, rejection_message=verdict.message)
 
-    def _take_pass(self, key: str, tool: str, params: Mapping[str, Any]) -> bool:
+    def _take_pass(self, key: str, tool: str, params: Mapping[str, Any]) -> str | None:
+        """The proposal whose edit allows exactly this call (used up), or None."""
         passes = self._passes.get(key, [])
         for granted in passes:
             if granted.tool == tool and granted.args == dict(params):
                 passes.remove(granted)
-                return True
-        return False
+                return granted.proposal_id
+        return None
+
+    def _report(self, run: ReviewedRun) -> None:
+        """Tell handoff which decided calls ran: an approved call, or the call an edit allowed."""
+        assert run.result is not None
+        ran = {
+            str(item.get("call_id"))
+            for item in run.result.to_input_list()
+            if isinstance(item, Mapping) and item.get("type") == "function_call_output"
+        }
+        done = [v.proposal_id for c, v in run.reviews if v.runs and v.args == dict(c.args) and c.call_id in ran]
+        done += [pid for call_id, pid in self._ran_under.items() if call_id in ran]
+        for pid in dict.fromkeys(done):
+            self.approvals.client.report_execution(pid, True, "")
 
     def _save(self, path: Path, key: str, state: RunState[Any, Agent[Any]], *, resumed: bool) -> None:
         """Write the run's state atomically (a temporary file renamed over the old one)."""
