@@ -198,3 +198,18 @@ def test_the_readme_framework_table_links_real_examples_and_its_snippets_compile
     assert len(snippets) >= len(examples) + 1
     for snippet in snippets:
         compile(snippet, "README", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT | ast.PyCF_ONLY_AST)
+
+
+def test_a_deployment_that_cannot_be_reached_is_one_clear_error() -> None:
+    """Nothing listening at HANDOFF_URL (or the Redis URL): an error naming it and saying the tool did not run."""
+    from bot.adapters.core import DeploymentUnreachableError
+    from tests.conftest import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    over_http = Approvals(category=CATEGORY, settings=Settings(handoff_url=nowhere, handoff_token="x", wait=1))  # type: ignore[arg-type]
+    with pytest.raises(DeploymentUnreachableError, match=rf"HANDOFF_URL {nowhere} cannot be reached .*did not run"):
+        over_http.submit(CALL)
+    over_redis = Approvals(category=CATEGORY, client=Client.from_url(f"redis://127.0.0.1:{free_port()}/0"), timeout=1)
+    with pytest.raises(DeploymentUnreachableError, match=r"handoff's Redis \(REDIS_URL, or the embedded server\)"):
+        over_redis.wait("p1", CALL)
+    over_redis.close()

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import redis
+
 from bot.client import Client, ProposalError
 from bot.settings import Settings
 from scoring.models import AgentInput, Decision, Outcome, Turn, is_policy_reviewer
@@ -41,12 +43,25 @@ MAX_SUMMARY_CHARS = 500
 
 __all__ = [
     "Approvals",
+    "DeploymentUnreachableError",
     "ToolCall",
     "Verdict",
     "open_client",
     "proposal_id_for",
     "seen_from_turns",
 ]
+
+
+class DeploymentUnreachableError(ConnectionError):
+    """handoff could not be reached to submit or wait; nothing was approved and the tool did not run."""
+
+    def __init__(self, client: Client, cause: BaseException) -> None:
+        where = getattr(getattr(client, "transport", None), "base_url", None)
+        named = f"HANDOFF_URL {where}" if where else "handoff's Redis (REDIS_URL, or the embedded server)"
+        super().__init__(
+            f"{named} cannot be reached ({type(cause).__name__}: {str(cause)[:200]}); start `handoff web` and "
+            "`handoff worker`, or point HANDOFF_URL at the deployment. The tool did not run."
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,13 +203,23 @@ class Approvals:
         return body
 
     def submit(self, call: ToolCall, *, proposal_id: str | None = None) -> str:
-        """Send the call for review and return the proposal id (resubmitting the same id is a no-op)."""
-        return self.client.submit(self.proposal(call, proposal_id=proposal_id))
+        """Send the call for review and return the proposal id (resubmitting the same id is a no-op).
+
+        A deployment that cannot be reached is a DeploymentUnreachableError; the call is not run.
+        """
+        proposal = self.proposal(call, proposal_id=proposal_id)
+        try:
+            return self.client.submit(proposal)
+        except (OSError, redis.ConnectionError) as exc:
+            raise DeploymentUnreachableError(self.client, exc) from exc
 
     def wait(self, proposal_id: str, call: ToolCall, *, timeout: float | None = None) -> Verdict:
         """Wait for the decision on a submitted call; no decision within the wait is a `timeout` verdict."""
         seconds = self.timeout if timeout is None else timeout
-        decision = self.client.wait(proposal_id, seconds)
+        try:
+            decision = self.client.wait(proposal_id, seconds)
+        except (OSError, redis.ConnectionError) as exc:
+            raise DeploymentUnreachableError(self.client, exc) from exc
         if decision is None:
             message = (
                 f"No reviewer decided within {seconds:g} seconds, so {call.name} did not run. This is neither an "
