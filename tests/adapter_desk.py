@@ -101,11 +101,16 @@ class Deployment:
         keep = {k: v for k, v in self.env.items() if k in ("PATH", "HOME", "LANG")}
         return {**keep, "HANDOFF_URL": self.url, "HANDOFF_TOKEN": self.token, **extra}
 
-    def run_example(self, name: str, *, wait: float = 60) -> subprocess.Popen[str]:
-        """Start `python examples/<name>.py` with the agent's environment; read it with `last_json`."""
+    def run_example(self, name: str, *, wait: float = 60, via: str = "http") -> subprocess.Popen[str]:
+        """Start `python examples/<name>.py` with the agent's environment (over HTTP, or with only REDIS_URL
+        when `via="redis"`); read what it printed with `last_json`."""
+        env = self.agent_env(HANDOFF_WAIT=f"{wait:g}")
+        if via == "redis":
+            env = {k: v for k, v in env.items() if k not in ("HANDOFF_URL", "HANDOFF_TOKEN")}
+            env["REDIS_URL"] = self.env["REDIS_URL"]
         proc = subprocess.Popen(
             [sys.executable, str(REPO / "examples" / f"{name}.py")],
-            env=self.agent_env(HANDOFF_WAIT=f"{wait:g}"),
+            env=env,
             cwd=REPO,
             start_new_session=True,
             stdout=subprocess.PIPE,

@@ -57,3 +57,11 @@ def test_timeout_is_reported_as_a_timeout(deployment: Deployment, example: str) 
     printed = last_json(deployment.run_example(example, wait=1))
     assert printed["outcome"] == "timeout"
     assert (printed["tool_ran"], printed["args"]) == (False, None)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_an_example_also_reaches_the_deployment_through_redis_url(deployment: Deployment, example: str) -> None:
+    proc = deployment.run_example(example, via="redis")
+    deployment.desk.approve(CARD)
+    printed = last_json(proc)
+    assert (printed["outcome"], printed["tool_ran"], printed["args"]) == ("approve", True, EMAIL)
