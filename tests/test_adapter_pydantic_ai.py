@@ -177,6 +177,12 @@ def test_a_timeout_leaves_the_call_pending_never_approved_or_denied(
     assert again.results.approvals == {call_id: True}
     assert email.sent == []  # the run has not resumed yet
 
+    # Resolving the same requests again, without `pending`, finds the same review (its id follows from the call).
+    once_more = resolve(approvals, first.output, messages=first.all_messages(), timeout=5)
+    assert once_more.verdicts[call_id].proposal_id == verdict.proposal_id
+    assert once_more.results.approvals == {call_id: True}
+    assert runtime.ledger.outcome_counts() == {"approve": 1}
+
 
 def test_the_capability_decides_inside_one_run(client: Client, desk: Desk) -> None:
     email = EmailAgent()

@@ -36,7 +36,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, RunContext, ToolApproved, ToolDenied
 
-from bot.adapters.core import Approvals, ToolCall, Verdict, seen_from_turns
+from bot.adapters.core import Approvals, ToolCall, Verdict, proposal_id_for, seen_from_turns
 from scoring.models import AgentInput, ContextItem
 
 MAX_CONTEXT_ITEMS = 20  # the latest tool results a proposal carries
@@ -67,16 +67,19 @@ def resolve(
 ) -> Review:
     """Submit each call awaiting approval (or wait again on the `pending` ones) and map the decisions.
 
-    All calls are submitted before the first wait, so reviewers see them together.
+    All calls are submitted before the first wait, so reviewers see them together, and share one wait.
+    A call's proposal id follows from its run and tool-call id: resolving the same requests again after
+    a timeout waits on the same reviews.
     """
     seen = what_the_agent_saw(messages)
     calls = {part.tool_call_id: tool_call(part, seen) for part in requests.approvals}
-    known = pending or {}
-    submitted = {cid: known.get(cid) or approvals.submit(call) for cid, call in calls.items()}
+    known = dict(pending or {})
+    for cid, call in calls.items():
+        known[cid] = known.get(cid) or approvals.submit(call, proposal_id=proposal_id_of(cid, messages))
+    verdicts = approvals.wait_all([(known[cid], call) for cid, call in calls.items()], timeout=timeout)
     review = Review(results=DeferredToolResults())
-    for part in requests.approvals:
+    for part, verdict in zip(requests.approvals, verdicts, strict=True):
         cid = part.tool_call_id
-        verdict = approvals.wait(submitted[cid], calls[cid], timeout=timeout)
         review.verdicts[cid] = verdict
         approval = approval_for(part, verdict)
         if approval is None:
@@ -114,6 +117,17 @@ def capability(approvals: Approvals) -> HandleDeferredToolCalls[Any]:
 def tool_call(part: ToolCallPart, seen: AgentInput) -> ToolCall:
     """handoff's view of one deferred call."""
     return ToolCall(name=part.tool_name, args=part.args_as_dict(), call_id=part.tool_call_id, seen=seen)
+
+
+def proposal_id_of(tool_call_id: str, messages: Sequence[ModelMessage]) -> str | None:
+    """A stable proposal id for a call: from the run that made it and its tool-call id (None when the
+    history does not say which run made it: then each submission is a new review)."""
+    for message in messages:
+        if not isinstance(message, ModelResponse) or not message.run_id:
+            continue
+        if any(isinstance(p, ToolCallPart) and p.tool_call_id == tool_call_id for p in message.parts):
+            return proposal_id_for("pydantic-ai", message.run_id, tool_call_id)
+    return None
 
 
 def approval_for(part: ToolCallPart, verdict: Verdict) -> Approval | None:
