@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,9 +196,12 @@ def test_the_readme_framework_table_links_real_examples_and_its_snippets_compile
     for name in examples:
         assert (README.parent / "examples" / f"{name}.py").is_file()
     snippets = [b for b in code_blocks(part) if "bot.adapters" in b]
-    assert len(snippets) >= len(examples) + 1
+    mcp_configs = [b for b in code_blocks(part) if '"mcpServers"' in b]  # MCP's snippet is a host's config
+    assert len(snippets) + len(mcp_configs) >= len(examples) + 1
     for snippet in snippets:
         compile(snippet, "README", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT | ast.PyCF_ONLY_AST)
+    for config in mcp_configs:
+        assert json.loads(config)["mcpServers"]["handoff"]["args"] == ["mcp"]
 
 
 def test_a_deployment_that_cannot_be_reached_is_one_clear_error() -> None:
