@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DEFAULT_POLICY = Path("policy.yaml")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class SettingsError(ValueError):
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     data_dir: Path = Field(Path(".handoff"), validation_alias=AliasChoices("data_dir", "HANDOFF_DATA_DIR"))
     db_path: Path | None = Field(None, validation_alias=AliasChoices("db_path", "HANDOFF_DB"))
+    db_url: SecretStr | None = Field(None, validation_alias=AliasChoices("db_url"))  # HANDOFF_DB=postgresql://...
     policy_path: Path = Field(DEFAULT_POLICY, validation_alias=AliasChoices("policy_path", "HANDOFF_POLICY"))
     port: int = Field(3000, validation_alias=AliasChoices("port", "PORT"))
     post_rate: float = Field(1.0, validation_alias=AliasChoices("post_rate", "HANDOFF_SLACK_POST_RATE"))
@@ -81,6 +83,20 @@ class Settings(BaseSettings):
             error = exc.errors()[0]
             cause = (error.get("ctx") or {}).get("error")
             raise SettingsError(str(cause) if cause else f"{error['loc'][0]}: {error['msg']}") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _postgres_url(cls, values: Any) -> Any:
+        """HANDOFF_DB names a SQLite file, or with `postgresql://` a PostgreSQL database (kept secret: it may
+        carry a password)."""
+        if not isinstance(values, dict):
+            return values
+        for key in ("db_path", "HANDOFF_DB"):
+            value = values.get(key)
+            if isinstance(value, str) and value.startswith(POSTGRES_SCHEMES):
+                values = {k: v for k, v in values.items() if k != key}
+                values["db_url"] = SecretStr(value)
+        return values
 
     @field_validator("slack_api_url")
     @classmethod
@@ -168,6 +184,16 @@ class Settings(BaseSettings):
     def ledger_path(self) -> Path:
         """The SQLite ledger file: HANDOFF_DB, or ledger.db under the data directory."""
         return self.db_path or self.data_dir / "ledger.db"
+
+    @property
+    def ledger_target(self) -> Path | str:
+        """Where the ledger is: the PostgreSQL URL HANDOFF_DB gives, or the SQLite file (`ledger_path`)."""
+        return self.db_url.get_secret_value() if self.db_url else self.ledger_path
+
+    @property
+    def ledger_on_postgres(self) -> bool:
+        """Whether HANDOFF_DB puts the ledger on PostgreSQL."""
+        return self.db_url is not None
 
     @property
     def policy_is_explicit(self) -> bool:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis server, real SQLite files, real HTTP stand-ins, a real web server."""
+"""Shared fixtures: a real Redis server, a real ledger (SQLite files, or PostgreSQL databases with
+`--ledger-backend=postgres`), real HTTP stand-ins, a real web server."""
 
 from __future__ import annotations
 
@@ -28,10 +29,81 @@ from bot.sandbox.slack_socket import SocketModeStandIn
 from bot.settings import Settings
 from bot.store.queues import QUEUES
 from scoring.policy import Policy
+from tests.ledger_backends import PostgresDatabases, server_url
 
 REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("sqlite", "postgres")
 SIGNING_SECRET = "test-signing-secret-0000"
 BOT_TOKEN = "xoxb-test-token"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ledger-backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="where the tests' ledgers live: sqlite files (default) or postgres databases"
+        " (HANDOFF_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/postgres)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): a test of SQLite's own behaviour (files, PRAGMAs)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--ledger-backend") == "sqlite":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0] if marker.args else ''}"))
+
+
+@pytest.fixture(scope="session")
+def ledger_backend(request: pytest.FixtureRequest) -> str:
+    """The engine the tests' ledgers use (`--ledger-backend`)."""
+    return str(request.config.getoption("--ledger-backend"))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(ledger_backend: str) -> Iterator[PostgresDatabases | None]:
+    """With the postgres backend, the session's source of fresh databases; None with sqlite."""
+    if ledger_backend != "postgres":
+        yield None
+        return
+    databases = PostgresDatabases(server_url())
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def new_ledger_target(tmp_path: Path, postgres_databases: PostgresDatabases | None) -> Iterator[Callable[[], str]]:
+    """Where a new, empty ledger goes, each call another: a file under tmp_path, or a fresh PostgreSQL database
+    (dropped after the test, with every ledger engine the test left open closed first)."""
+    made: list[str] = []
+
+    def new() -> str:
+        if postgres_databases is None:
+            target = str(tmp_path / ("ledger.db" if not made else f"ledger-{len(made)}.db"))
+        else:
+            target = postgres_databases.create()
+        made.append(target)
+        return target
+
+    yield new
+    if postgres_databases is not None:
+        from bot.store.postgres import close_all
+
+        close_all()
+        for url in made:
+            postgres_databases.drop(url)
+
+
+@pytest.fixture
+def ledger_target(new_ledger_target: Callable[[], str]) -> str:
+    """Where the test's ledger goes (HANDOFF_DB): a SQLite file path or a PostgreSQL URL."""
+    return new_ledger_target()
 
 
 def free_port() -> int:
@@ -116,14 +188,14 @@ def slack() -> Iterator[SlackStandIn]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, slack: SlackStandIn, redis_url: str) -> Settings:
+def settings(tmp_path: Path, slack: SlackStandIn, redis_url: str, ledger_target: str) -> Settings:
     return Settings(
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=slack.url,
         redis_url=redis_url,
         data_dir=tmp_path / "data",
-        db_path=tmp_path / "ledger.db",
+        db_path=ledger_target,  # type: ignore[arg-type]  # a path or a postgresql:// URL, as HANDOFF_DB
         policy_path=REPO / "policy.yaml",
     )
 

@@ -81,5 +81,5 @@ def add(
 def backdate(ledger: Ledger, pid: str, *, days: float) -> None:
     """Move a proposal's stored time `days` into the past, so a history can span several days."""
     moment = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
-    with ledger.db.conn:
-        ledger.db.execute("UPDATE proposals SET stored_at = ? WHERE id = ?", [moment, pid])
+    with ledger._transaction() as db:
+        db.execute("UPDATE proposals SET stored_at = ? WHERE id = ?", [moment, pid])

@@ -40,7 +40,7 @@ def test_agents_add_prints_the_token_once_and_list_and_revoke_work(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`handoff agents add --json` prints name, token and webhook secret; list shows no token; revoke ends it."""
-    monkeypatch.setenv("HANDOFF_DB", str(settings.ledger_path))
+    monkeypatch.setenv("HANDOFF_DB", str(settings.ledger_target))
     assert main(["agents", "add", "billing-bot", "--owner", "U0OWNER", "--webhook", "https://x.test/h", "--json"]) == 0
     added = json.loads(capsys.readouterr().out)
     assert added["name"] == "billing-bot"

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +20,13 @@ from bot.sandbox.slack_api import SlackStandIn
 from bot.slack.surfaces import blocks
 from bot.store.ledger import Ledger
 from tests.conftest import REPO, work
+from tests.ledger_backends import raw_execute, rewind_schema
 from tests.test_flows import card_of
 from tests.test_loop import EMAIL
 
 
-def verify(ledger: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HANDOFF_DB": str(ledger)}
+def verify(target: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HANDOFF_DB": target}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "verify", *args],
         capture_output=True,
@@ -38,13 +37,10 @@ def verify(ledger: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def tamper(path: Path, *statements: str) -> None:
-    """What an attacker with the file does: drop the append-only triggers, then change what they like."""
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER IF EXISTS events_append_only_update")
-        db.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
-        for statement in statements:
-            db.execute(statement)
+def tamper(ledger: Ledger, *statements: str) -> None:
+    """What an attacker with the database does: get past the append-only triggers, then change what they like."""
+    for statement in statements:
+        raw_execute(ledger, statement)
 
 
 @pytest.fixture
@@ -61,7 +57,7 @@ def decided(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer) -> str:
 
 def test_an_intact_ledger_verifies_and_prints_its_head(runtime: Runtime, decided: str) -> None:
     """Exit 0, with the number of events and the head `handoff report` also shows."""
-    result = verify(runtime.ledger.path)
+    result = verify(runtime.ledger.target)
     assert result.returncode == 0, result.stderr
     assert f"head {runtime.ledger.head()}" in result.stdout
     assert build_report(runtime.ledger, runtime.policy)["chain_head"] == runtime.ledger.head()
@@ -85,8 +81,8 @@ def test_an_intact_ledger_verifies_and_prints_its_head(runtime: Runtime, decided
 )
 def test_a_rewritten_record_fails_verify_naming_it(runtime: Runtime, decided: str, statement: str, named: str) -> None:
     """Changing any sealed record outside handoff makes `handoff verify` exit 1 naming the first bad record."""
-    tamper(runtime.ledger.path, statement)
-    result = verify(runtime.ledger.path)
+    tamper(runtime.ledger, statement)
+    result = verify(runtime.ledger.target)
     assert result.returncode == 1
     assert named in result.stderr
 
@@ -97,8 +93,8 @@ def test_deleting_the_last_events_is_caught_against_a_saved_head(runtime: Runtim
     saved = runtime.redis.get(HEAD_KEY)
     assert saved is not None
     assert saved.decode() == runtime.ledger.head()
-    tamper(runtime.ledger.path, "DELETE FROM events WHERE seq > (SELECT MAX(seq) - 5 FROM events)")
-    result = verify(runtime.ledger.path, "--head", saved.decode())
+    tamper(runtime.ledger, "DELETE FROM events WHERE seq > (SELECT MAX(seq) - 5 FROM events)")
+    result = verify(runtime.ledger.target, "--head", saved.decode())
     assert result.returncode == 1
     assert "the log was truncated" in result.stderr
 
@@ -113,12 +109,9 @@ def test_the_head_is_published_in_metrics(runtime: Runtime, decided: str, web_ur
 
 def test_a_ledger_from_before_sealing_is_sealed_on_upgrade(runtime: Runtime, decided: str) -> None:
     """Records written before they were sealed are sealed (as they stand) when the ledger is opened."""
-    path = runtime.ledger.path
-    tamper(path, "DELETE FROM events WHERE kind = 'sealed'", "PRAGMA user_version = 6")
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT body FROM events").fetchall()
-        db.execute("DELETE FROM events")  # an old ledger's events carry no record digests
-        assert rows
-    reopened = Ledger(path)
+    assert runtime.ledger.counts()["events"]
+    tamper(runtime.ledger, "DELETE FROM events")  # an old ledger's events carry no record digests
+    rewind_schema(runtime.ledger, to=6)
+    reopened = Ledger(runtime.ledger.target)
     assert reopened.verify().ok
     assert json.loads(reopened.db.execute("SELECT body FROM events ORDER BY seq LIMIT 1").fetchone()[0])["record"]

@@ -3,9 +3,7 @@ is told it was not recorded, nothing is published, and the card keeps its button
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
 
 from bot.client import Client
 from bot.runtime import Runtime
@@ -14,20 +12,9 @@ from bot.sandbox.slack_api import SlackStandIn
 from bot.slack.surfaces import blocks
 from bot.store.ledger import Ledger
 from tests.conftest import wait_until, work
+from tests.ledger_backends import writer_holding
 from tests.test_flows import card_of
 from tests.test_loop import EMAIL
-
-
-@contextmanager
-def exclusive_lock(path: str) -> Iterator[None]:
-    """Another process's writer holding `BEGIN EXCLUSIVE` on the ledger."""
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 def not_recorded(slack: SlackStandIn, user: str) -> str:
@@ -46,8 +33,8 @@ def test_a_click_while_another_writer_holds_the_ledger_is_not_recorded_nor_publi
     the card keeps its buttons, and a later click decides normally."""
     pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
     work(runtime)
-    runtime.ledger = Ledger(runtime.ledger.path, busy_timeout=0.3)  # the web process gives up sooner
-    with exclusive_lock(str(runtime.ledger.path)):
+    runtime.ledger = Ledger(runtime.ledger.target, busy_timeout=0.3)  # the web process gives up sooner
+    with writer_holding(runtime.ledger):
         assert reviewer.click(card_of(slack, pid), blocks.APPROVE, user="U0ALICE").status == 200
         text = not_recorded(slack, "U0ALICE")
         assert "try again" in text
@@ -70,9 +57,9 @@ def test_a_click_on_a_read_only_ledger_is_not_recorded_nor_published(
     pid = Client(runtime.redis, policy=runtime.policy).submit(EMAIL)
     work(runtime)
     writable = runtime.ledger
-    runtime.ledger = Ledger(writable.path, read_only=True)
+    runtime.ledger = Ledger(writable.target, read_only=True)
     assert reviewer.click(card_of(slack, pid), blocks.APPROVE, user="U0ALICE").status == 200
-    assert "readonly" in not_recorded(slack, "U0ALICE")
+    assert re.search("read-?only", not_recorded(slack, "U0ALICE"))
     assert Client(runtime.redis).wait(pid, timeout=0.5) is None
     runtime.ledger = writable
     assert writable.decision(pid) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from tests.ledger_history import add, policy
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "ledger.db")
+def ledger(ledger_target: str) -> Ledger:
+    ledger = Ledger(ledger_target)
     add(ledger, "ok1", "customer_email", args={"to": "a@b.c", "api_key": "sk-ant-abcdef123456789"})
     add(ledger, "ed1", "customer_email", outcome=Outcome.EDIT, args={"n": 1, "phone": "555"}, edited={"n": 2})
     add(ledger, "alt1", "customer_email", outcome=Outcome.ALTERNATIVE, edited={"m": 1})
@@ -100,7 +99,7 @@ def test_export_command_refuses_a_bad_date(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A malformed --since exits 2 with one line naming the option; a good one prints JSONL."""
-    monkeypatch.setenv("HANDOFF_DB", str(ledger.path))
+    monkeypatch.setenv("HANDOFF_DB", ledger.target)
     assert main(["export", "--since", "last tuesday"]) == 2
     assert "--since is 'last tuesday'" in capsys.readouterr().err
     assert main(["export", "--dataset", "eval", "--since", "2020-01-01"]) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import urllib.request
 from typing import Any
 
@@ -28,6 +27,7 @@ from bot.store.clock import utcnow
 from bot.store.review_state import proposal_key
 from scoring.models import Outcome
 from tests.conftest import work
+from tests.ledger_backends import raw_execute
 from tests.test_loop import EMAIL, card_for
 
 
@@ -94,31 +94,26 @@ def plant_poison(runtime: Runtime, pid: str) -> None:
     """A pending, posted review whose stored body cannot be read back (stored before intake had bounds)."""
     body = json.dumps({**EMAIL, "id": pid, "action": {"name": "x", "args": deep(200)}})
     now = utcnow()
-    with sqlite3.connect(runtime.ledger.path) as db:
-        db.execute(
+    assessment = {"proposal_id": pid, "score": 0.1, "route": "escalate", "level": "x", "policy_version": "v"}
+    for statement, params in [
+        (
             "INSERT INTO proposals (id, category, agent, summary, body, submitted_at, stored_at)"
             " VALUES (?, 'customer_email', 'retention-bot', 'poison', ?, ?, ?)",
             [pid, body, now, now],
-        )
-        db.execute(
+        ),
+        (
             "INSERT INTO assessments (proposal_id, score, route, policy_version, body, assessed_at)"
             " VALUES (?, 0.1, 'escalate', 'v', ?, ?)",
-            [
-                pid,
-                json.dumps(
-                    {"proposal_id": pid, "score": 0.1, "route": "escalate", "level": "x", "policy_version": "v"}
-                ),
-                now,
-            ],
-        )
-        db.execute(
-            "INSERT INTO cards (proposal_id, channel, ts, posted_at) VALUES (?, 'C0REVIEW', '1.0', ?)", [pid, now]
-        )
-        db.execute(
+            [pid, json.dumps(assessment), now],
+        ),
+        ("INSERT INTO cards (proposal_id, channel, ts, posted_at) VALUES (?, 'C0REVIEW', '1.0', ?)", [pid, now]),
+        (
             "INSERT INTO timers (proposal_id, generation, step, due_at, assignee, state)"
             " VALUES (?, 1, 'expire', '2000-01-01T00:00:00+00:00', '', 'scheduled')",
             [pid],
-        )
+        ),
+    ]:
+        raw_execute(runtime.ledger, statement, params)
 
 
 def test_a_poison_record_is_quarantined_and_start_up_goes_on(

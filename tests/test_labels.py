@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 
 import pytest
 
 from bot.store.queries import JOINS, LABELLED, OVERRIDE
 from scoring.labels import judge
 from scoring.models import Outcome, Route
+from tests.ledger_backends import scratch
 
 REVIEWERS = ("U0ALICE", "policy:timeout", "policy:review_after", "standing:7")
 DECISIONS = [None, *itertools.product([o.value for o in Outcome], REVIEWERS)]
@@ -18,14 +18,18 @@ CASES = list(
 )
 
 
-def test_the_ledgers_sql_agrees_with_judge_on_every_combination() -> None:
-    """For every outcome, reviewer, route, audit, flag and confirmation, LABELLED and OVERRIDE say what judge says."""
-    db = sqlite3.connect(":memory:")
-    db.executescript(
-        "CREATE TABLE proposals (id TEXT); CREATE TABLE assessments (proposal_id TEXT, route TEXT, audit INTEGER);"
-        "CREATE TABLE decisions (proposal_id TEXT, outcome TEXT, reviewer TEXT); CREATE TABLE flags (proposal_id TEXT);"
-        "CREATE TABLE confirmations (proposal_id TEXT);"
-    )
+def test_the_ledgers_sql_agrees_with_judge_on_every_combination(ledger_target: str) -> None:
+    """For every outcome, reviewer, route, audit, flag and confirmation, LABELLED and OVERRIDE say what judge says
+    (on the engine under test: temporary tables of the same names)."""
+    db = scratch(ledger_target)
+    for table in (
+        "proposals (id TEXT)",
+        "assessments (proposal_id TEXT, route TEXT, audit INTEGER)",
+        "decisions (proposal_id TEXT, outcome TEXT, reviewer TEXT)",
+        "flags (proposal_id TEXT)",
+        "confirmations (proposal_id TEXT)",
+    ):
+        db.execute(f"CREATE TEMP TABLE {table}")
     for n, (decision, route, audit, flagged, confirmed) in enumerate(CASES):
         db.execute("INSERT INTO proposals VALUES (?)", [str(n)])
         db.execute("INSERT INTO assessments VALUES (?, ?, ?)", [str(n), route, int(audit)])
@@ -35,7 +39,9 @@ def test_the_ledgers_sql_agrees_with_judge_on_every_combination() -> None:
             db.execute("INSERT INTO flags VALUES (?)", [str(n)])
         if confirmed:
             db.execute("INSERT INTO confirmations VALUES (?)", [str(n)])
-    query = f"SELECT CAST(p.id AS INTEGER), COALESCE({LABELLED}, 0), COALESCE({LABELLED} AND {OVERRIDE}, 0) {JOINS}"
+    query = (
+        f"SELECT CAST(p.id AS INTEGER), COALESCE({LABELLED}, FALSE), COALESCE({LABELLED} AND {OVERRIDE}, FALSE) {JOINS}"
+    )
     rows = db.execute(query).fetchall()
     db.close()
     assert len(rows) == len(CASES)

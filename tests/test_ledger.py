@@ -11,6 +11,7 @@ import pytest
 from bot.store.ledger import Ledger, utcnow
 from bot.store.migrations import MIGRATIONS
 from scoring.models import Action, Decision, Outcome, Proposal
+from tests.ledger_backends import drop_append_only, schema_version
 
 PROPOSAL = Proposal(category="tag_ticket", action=Action(name="tag", args={"t": 1}), summary="Tag it")
 
@@ -19,9 +20,9 @@ def decision(pid: str, outcome: Outcome, reviewer: str) -> Decision:
     return Decision(proposal_id=pid, outcome=outcome, action=None, reviewer=reviewer, decided_at=utcnow())
 
 
-def test_second_decision_is_dropped_and_the_first_stands(tmp_path: Path) -> None:
+def test_second_decision_is_dropped_and_the_first_stands(ledger_target: str) -> None:
     """The one-decision-per-proposal key keeps the first decision whatever comes later."""
-    ledger = Ledger(tmp_path / "l.db")
+    ledger = Ledger(ledger_target)
     ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
     first = ledger.record_decision(decision("p1", Outcome.APPROVE, "U1"))
     second = ledger.record_decision(decision("p1", Outcome.REJECT, "U2"))
@@ -30,24 +31,25 @@ def test_second_decision_is_dropped_and_the_first_stands(tmp_path: Path) -> None
     assert ledger.counts()["decisions"] == 1
 
 
-def test_event_log_is_append_only_and_tampering_breaks_the_chain(tmp_path: Path) -> None:
+def test_event_log_is_append_only_and_tampering_breaks_the_chain(ledger_target: str) -> None:
     """Updates and deletes of events are refused; an edited row no longer verifies."""
-    ledger = Ledger(tmp_path / "l.db")
+    ledger = Ledger(ledger_target)
     ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
     ledger.record_decision(decision("p1", Outcome.APPROVE, "U1"))
     assert ledger.verify_chain()
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(ledger.errors, match="append-only"):
         ledger.db.execute("UPDATE events SET body = '{}' WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(ledger.errors, match="append-only"):
         ledger.db.execute("DELETE FROM events")
-    ledger.db.execute("DROP TRIGGER events_append_only_update")
+    assert ledger.counts()["events"] == 2
+    drop_append_only(ledger)
     ledger.db.execute('UPDATE events SET body = \'{"category": "x"}\' WHERE seq = 1')
     assert not ledger.verify_chain()
 
 
-def test_concurrent_writers_from_threads_all_land(tmp_path: Path) -> None:
-    """Sixteen threads writing at once all succeed (BEGIN IMMEDIATE waits instead of failing)."""
-    path = tmp_path / "l.db"
+def test_concurrent_writers_from_threads_all_land(ledger_target: str) -> None:
+    """Sixteen threads writing at once all succeed (writers wait for each other instead of failing)."""
+    path = ledger_target
     ledgers = [Ledger(path) for _ in range(4)]
     errors: list[BaseException] = []
 
@@ -67,28 +69,33 @@ def test_concurrent_writers_from_threads_all_land(tmp_path: Path) -> None:
     assert Ledger(path).verify_chain()
 
 
-def test_reopening_a_ledger_keeps_its_schema_and_rows(tmp_path: Path) -> None:
+def test_reopening_a_ledger_keeps_its_schema_and_rows(ledger_target: str) -> None:
     """Migrations run once; a second open finds the same rows."""
-    Ledger(tmp_path / "l.db").record_proposal("p1", PROPOSAL, submitted_at=utcnow())
-    again = Ledger(tmp_path / "l.db")
+    Ledger(ledger_target).record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    again = Ledger(ledger_target)
     assert again.proposal("p1") == PROPOSAL
-    assert again.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert schema_version(again) == len(MIGRATIONS)
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    """A decision, timer or approval for a proposal the ledger does not hold is refused by SQLite itself."""
-    ledger = Ledger(tmp_path / "l.db")
-    assert ledger.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+@pytest.mark.sqlite_only("the journal mode of the file")
+def test_a_sqlite_ledger_is_in_wal_mode(tmp_path: Path) -> None:
+    """Readers never wait for the writer on the embedded engine."""
+    assert Ledger(tmp_path / "l.db").db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_foreign_keys_are_enforced(ledger_target: str) -> None:
+    """A decision, timer or approval for a proposal the ledger does not hold is refused by the database itself."""
+    ledger = Ledger(ledger_target)
+    with pytest.raises(ledger.errors, match=r"(?i)FOREIGN KEY"):
         ledger.record_decision(decision("nowhere", Outcome.APPROVE, "U1"))
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(ledger.errors, match=r"(?i)FOREIGN KEY"):
         ledger.schedule_timers("nowhere", generation=1, due={"asked": utcnow()}, assignee="")
     assert ledger.counts()["decisions"] == 0
     ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
     assert ledger.record_decision(decision("p1", Outcome.APPROVE, "U1")).reviewer == "U1"
 
 
+@pytest.mark.sqlite_only("PostgreSQL never lets a row point nowhere")
 def test_an_existing_ledger_with_dangling_rows_still_opens_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -69,14 +69,14 @@ class Processes:
 
 
 @pytest.fixture
-def env(tmp_path: Path, slack: SlackStandIn, redis_url: str, redis_client: Any) -> dict[str, str]:
+def env(tmp_path: Path, slack: SlackStandIn, redis_url: str, redis_client: Any, ledger_target: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "REDIS_URL": redis_url,
         "SLACK_API_URL": slack.url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "HANDOFF_DB": str(tmp_path / "ledger.db"),
+        "HANDOFF_DB": ledger_target,
         "HANDOFF_POLICY": str(REPO / "policy.yaml"),
         "HANDOFF_DATA_DIR": str(tmp_path / "data"),
         "HANDOFF_LOG_LEVEL": "WARNING",

@@ -24,8 +24,8 @@ STRICT = "categories:\n  customer_email: {level: approve_before}\n  tag_ticket: 
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "ledger.db")
+def ledger(ledger_target: str) -> Ledger:
+    ledger = Ledger(ledger_target)
     add(ledger, "hi-ok", "customer_email", score=0.9, route=Route.AUTO, outcome=Outcome.AUTO)
     add(ledger, "mid-bad", "customer_email", score=0.5, outcome=Outcome.REJECT)
     add(ledger, "low-bad", "customer_email", score=0.2, outcome=Outcome.EDIT, edited={"n": 9})
@@ -130,7 +130,7 @@ def test_tune_command_prints_json(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`handoff tune` answers from the ledger; an unknown category exits 2 with the known ones listed."""
-    monkeypatch.setenv("HANDOFF_DB", str(ledger.path))
+    monkeypatch.setenv("HANDOFF_DB", ledger.target)
     assert main(["tune", "customer_email", "--target-escape", "0.01", "--confidence", "0.95", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["bad"] == 3
@@ -145,7 +145,7 @@ def test_replay_command_reads_another_policy(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`handoff replay --policy NEW.yaml` prints the counts; a missing file exits 2."""
-    monkeypatch.setenv("HANDOFF_DB", str(ledger.path))
+    monkeypatch.setenv("HANDOFF_DB", ledger.target)
     new = tmp_path / "new.yaml"
     new.write_text(LOOSE)
     assert main(["replay", "--policy", str(new), "--since", "2020-01-01"]) == 0

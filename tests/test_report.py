@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +20,8 @@ LATER = datetime.now(UTC) + timedelta(days=30)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger(tmp_path / "ledger.db")
+def ledger(ledger_target: str) -> Ledger:
+    ledger = Ledger(ledger_target)
     for n in range(8):
         add(ledger, f"e{n}", "customer_email", wait_s=60 * (n + 1))
     add(ledger, "e-edit", "customer_email", outcome=Outcome.EDIT, edited={"n": 2}, wait_s=600)
@@ -97,9 +97,9 @@ def test_report_shows_graduation_state_and_effective_level(ledger: Ledger) -> No
     assert "autonomous*" in format_report(build_report(ledger, rules, now=LATER))
 
 
-def test_graduate_demotes_at_once_and_proposes_promotions(tmp_path: Path) -> None:
+def test_graduate_demotes_at_once_and_proposes_promotions(new_ledger_target: Callable[[], str]) -> None:
     """A flagged-heavy review_after category is demoted; a clean one is proposed, then applied with --apply."""
-    ledger = Ledger(tmp_path / "g.db")
+    ledger = Ledger(new_ledger_target())
     for n in range(20):
         add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
         if n % 2 == 0:
@@ -125,7 +125,7 @@ def test_report_command_prints_json(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`handoff report --json` prints the categories, the status line and an intact chain."""
-    monkeypatch.setenv("HANDOFF_DB", str(ledger.path))
+    monkeypatch.setenv("HANDOFF_DB", ledger.target)
     monkeypatch.delenv("HANDOFF_POLICY", raising=False)
     assert main(["report", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -136,9 +136,9 @@ def test_report_command_prints_json(
     assert "customer_email" in capsys.readouterr().out
 
 
-def test_unanswered_actions_never_graduate_a_category(tmp_path: Path) -> None:
+def test_unanswered_actions_never_graduate_a_category(new_ledger_target: Callable[[], str]) -> None:
     """700 review_after actions over 10 days that nobody answered hold the category; answered ones promote it."""
-    ledger = Ledger(tmp_path / "quiet.db")
+    ledger = Ledger(new_ledger_target())
     for n in range(700):
         add(ledger, f"t{n}", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
         backdate(ledger, f"t{n}", days=n % 10)
@@ -153,9 +153,9 @@ def test_unanswered_actions_never_graduate_a_category(tmp_path: Path) -> None:
     assert (answered.action, answered.verdict.target) == ("proposed", Level.AUTONOMOUS)
 
 
-def test_audits_rise_when_automatic_actions_are_too_few_to_watch(tmp_path: Path) -> None:
+def test_audits_rise_when_automatic_actions_are_too_few_to_watch(new_ledger_target: Callable[[], str]) -> None:
     """With 10 automatic actions a day, every one is audited; with 200 a day, a tenth; with none, the policy's rate."""
-    ledger = Ledger(tmp_path / "audits.db")
+    ledger = Ledger(new_ledger_target())
     rules = policy()
     assert (
         effective_policy(ledger, rules, "customer_email", now=datetime.now(UTC)).audit_rate_for("customer_email")
@@ -172,9 +172,9 @@ def test_audits_rise_when_automatic_actions_are_too_few_to_watch(tmp_path: Path)
     assert busy.audit_rate_for("customer_email") == pytest.approx(0.1)
 
 
-def test_an_audit_rate_of_zero_is_never_raised(tmp_path: Path) -> None:
+def test_an_audit_rate_of_zero_is_never_raised(new_ledger_target: Callable[[], str]) -> None:
     """audit_rate 0 is an explicit "never audit": thin evidence does not override it."""
-    ledger = Ledger(tmp_path / "none.db")
+    ledger = Ledger(new_ledger_target())
     for n in range(70):
         add(ledger, f"a{n}", "customer_email", route=Route.AUTO, outcome=Outcome.AUTO)
     rules = policy(

@@ -80,7 +80,7 @@ def worker(runtime: Runtime, settings: Settings, slack: SlackStandIn, policy_fil
         "SLACK_API_URL": slack.url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "HANDOFF_DB": str(settings.ledger_path),
+        "HANDOFF_DB": str(settings.ledger_target),
         "HANDOFF_POLICY": str(policy_file),
         "HANDOFF_DATA_DIR": str(settings.data_dir),
         "PORT": str(free_port()),

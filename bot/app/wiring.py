@@ -67,7 +67,7 @@ def build_runtime(settings: Settings, *, redis_url: str, policy: Policy | None =
         settings=settings,
         redis=client,
         board=Board(client),
-        ledger=Ledger(settings.ledger_path),
+        ledger=Ledger(settings.ledger_target),
         policy=policy or configured_policy(settings),
         slack=slack_client(settings, connection=client),
         llm=_soft_signals(settings),

@@ -38,7 +38,7 @@ def _ledger() -> Ledger:
     from bot.settings import Settings
     from bot.store.ledger import Ledger
 
-    return Ledger(Settings.from_env().ledger_path)
+    return Ledger(Settings.from_env().ledger_target)
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -196,7 +196,7 @@ def _ledger_and_policy(settings: Settings | None = None) -> tuple[Ledger, Policy
     from bot.store.ledger import Ledger
 
     settings = settings or Settings.from_env()
-    return Ledger(settings.ledger_path), _policy(settings)
+    return Ledger(settings.ledger_target), _policy(settings)
 
 
 def _policy(settings: Settings) -> Policy:

@@ -246,13 +246,17 @@ def run_verify(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     path = settings.ledger_path
-    if not path.exists():
+    if not settings.ledger_on_postgres and not path.exists():
         raise UsageError(f"{path}: no ledger there; set HANDOFF_DB to the ledger file")
-    verdict = Ledger(path, read_only=True).verify(args.head)
+    ledger = Ledger(settings.ledger_target, read_only=True)
+    try:
+        verdict, where = ledger.verify(args.head), ledger.describe()
+    finally:
+        ledger.close()
     if not verdict.ok:
-        print(f"handoff verify: {path}: {verdict.problem}", file=sys.stderr)
+        print(f"handoff verify: {where}: {verdict.problem}", file=sys.stderr)
         return exit_status.TAMPERED
-    print(f"{path}: intact, {verdict.events} events, head {verdict.head}")
+    print(f"{where}: intact, {verdict.events} events, head {verdict.head}")
     return 0
 
 

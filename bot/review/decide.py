@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from bot.jobs import enqueue_execute, enqueue_refresh_card
@@ -123,7 +122,7 @@ def decide(runtime: Runtime, decision: Decision, *, enqueue: bool = True) -> Dec
         )
     except DecisionRefusedError as exc:  # the rule was revoked, expired or flagged before this transaction
         return DecideResult(won=False, decision=decision, verdict=Verdict.REFUSED, note=str(exc))
-    except sqlite3.Error as exc:
+    except runtime.ledger.errors as exc:
         log.error("decision on %s not recorded: %s", decision.proposal_id, exc)
         raise NotRecordedError(str(exc)) from exc
     pid = decision.proposal_id

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from bot.store import queries
+from bot.store.engine import Dialect
 from bot.store.ledger import Ledger
 from bot.store.rows import CategoryCounts, DayCount, LabelCounts, SizeHistogram
 from scoring.models import Outcome
@@ -48,24 +50,35 @@ class CategoryScan:
 _IN_LABELS = "(a.proposal_id IS NOT NULL AND p.stored_at >= w.labels_since)"
 _WATCHED = f"(p.stored_at >= w.watch_since AND {queries.UNREVIEWED} AND {queries.LABELLED})"
 _SIZE_LABELS = (*(f"<{b}" for b in queries.SIZE_BUCKETS), f">={queries.SIZE_BUCKETS[-1]}")
-_SIZE_INDEX = (
-    "CASE "
-    + " ".join(f"WHEN {queries.SIZE_OF} < {b} THEN {i}" for i, b in enumerate(queries.SIZE_BUCKETS))
-    + f" ELSE {len(queries.SIZE_BUCKETS)} END"
-)
 _RECENT = len(_SIZE_LABELS)  # a size's code: its bucket, plus this in the recent window
-# Grouped by category alone, so SQLite aggregates in the index's order without sorting a million rows.
-# The few figures kept per day or per size bucket travel as strings of fixed-width codes, one per row
-# concerned: a character per proposal in the size windows, a day and a mark per watched action.
-_SCAN = f"""
+
+
+@lru_cache(maxsize=2)
+def _scan_sql(dialect: Dialect) -> str:
+    """The scan, in the engine's dialect.
+
+    Grouped by category alone, so SQLite aggregates in the index's order without sorting a million rows.
+    The few figures kept per day or per size bucket travel as strings of fixed-width codes, one per row
+    concerned: a character per proposal in the size windows, a day and a mark per watched action."""
+    count_if, labelled, override = queries.count_if, queries.LABELLED, queries.OVERRIDE
+    size = dialect.byte_length("p.body")
+    size_index = (
+        "CASE "
+        + " ".join(f"WHEN {size} < {b} THEN {i}" for i, b in enumerate(queries.SIZE_BUCKETS))
+        + f" ELSE {len(queries.SIZE_BUCKETS)} END"
+    )
+    day_marks = dialect.concat(
+        f"CASE WHEN {_WATCHED} THEN substr(p.stored_at, 1, 10) || (CASE WHEN {override} THEN '1' ELSE '0' END) END"
+    )
+    size_code = dialect.char(f"48 + (CASE WHEN p.stored_at >= w.sizes_split THEN {_RECENT} ELSE 0 END) + {size_index}")
+    size_codes = dialect.concat(f"CASE WHEN p.stored_at >= w.sizes_start THEN {size_code} END")
+    return f"""
 SELECT p.category, {queries.COUNT_COLUMNS},
-       SUM({_IN_LABELS} AND {queries.LABELLED}), SUM({_IN_LABELS} AND {queries.LABELLED} AND {queries.OVERRIDE}),
-       SUM({_IN_LABELS} AND {queries.UNREVIEWED} AND NOT {queries.LABELLED}),
-       COUNT(DISTINCT CASE WHEN {_IN_LABELS} AND {queries.LABELLED} THEN substr(p.stored_at, 1, 10) END),
-       group_concat(CASE WHEN {_WATCHED} THEN substr(p.stored_at, 1, 10) || COALESCE({queries.OVERRIDE}, 0) END, ''),
-       group_concat(CASE WHEN p.stored_at >= w.sizes_start
-                         THEN char(48 + (p.stored_at >= w.sizes_split) * {_RECENT} + {_SIZE_INDEX}) END, ''),
-       COUNT(d.proposal_id), {", ".join(f"SUM(d.outcome = '{o}')" for o in _OUTCOMES)}
+       {count_if(f"{_IN_LABELS} AND {labelled}")}, {count_if(f"{_IN_LABELS} AND {labelled} AND {override}")},
+       {count_if(f"{_IN_LABELS} AND {queries.UNREVIEWED} AND NOT {labelled}")},
+       COUNT(DISTINCT CASE WHEN {_IN_LABELS} AND {labelled} THEN substr(p.stored_at, 1, 10) END),
+       {day_marks}, {size_codes},
+       COUNT(d.proposal_id), {", ".join(count_if(f"d.outcome = '{o}'") for o in _OUTCOMES)}
 FROM proposals p LEFT JOIN w ON w.category = p.category
      {queries.JOINS_ANY_ASSESSMENT.removeprefix("FROM proposals p ")}
 GROUP BY p.category
@@ -82,7 +95,7 @@ def scan(ledger: Ledger, windows: Mapping[str, Windows]) -> dict[str, CategorySc
         values, params = ["(NULL, NULL, NULL, NULL, NULL)"], []
     cte = f"WITH w(category, labels_since, watch_since, sizes_start, sizes_split) AS (VALUES {', '.join(values)})"
     result, unknown_outcomes = {}, False
-    for row in ledger.db.execute(cte + _SCAN, params):
+    for row in ledger.db.execute(cte + _scan_sql(ledger.dialect), params):
         result[row[0]], unknown = _category(row, windowed=row[0] in windows)
         unknown_outcomes = unknown_outcomes or unknown
     if unknown_outcomes:  # an outcome this version does not know: count them the plain way

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
+from bot.store.engine import Handle
 
 GENESIS = "0" * 64
 # Each sealed table: (its key expression, the columns its digest covers, in order).
@@ -50,7 +50,7 @@ def link_hash(prev: str, proposal_id: str, kind: str, body: str, at: str) -> str
     return hashlib.sha256(json.dumps([prev, proposal_id, kind, body, at]).encode()).hexdigest()
 
 
-def row_digest(db: sqlite_utils.Database, table: str, key: str) -> str | None:
+def row_digest(db: Handle, table: str, key: str) -> str | None:
     """The digest of a sealed table's row as stored now, or None when there is no such row."""
     key_sql, columns = SEALED[table]
     query = f"SELECT {', '.join(columns)} FROM {table} WHERE {key_sql} = ?"  # noqa: S608 - constants only
@@ -61,7 +61,7 @@ def row_digest(db: sqlite_utils.Database, table: str, key: str) -> str | None:
 
 
 def append(
-    db: sqlite_utils.Database,
+    db: Handle,
     proposal_id: str,
     kind: str,
     body: dict[str, Any],
@@ -82,7 +82,7 @@ def append(
     )
 
 
-def seal_all(db: sqlite_utils.Database, *, at: str) -> int:
+def seal_all(db: Handle, *, at: str) -> int:
     """Seal every row of the sealed tables (a ledger written before rows were sealed); returns how many."""
     count = 0
     for table, (key_sql, _columns) in _present(db):
@@ -92,7 +92,7 @@ def seal_all(db: sqlite_utils.Database, *, at: str) -> int:
     return count
 
 
-def head(db: sqlite_utils.Database) -> str:
+def head(db: Handle) -> str:
     """The chain's head as `SEQ:HASH` (`0:` and the genesis hash for an empty ledger)."""
     row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     return f"{row[0]}:{row[1]}" if row else f"0:{GENESIS}"
@@ -111,7 +111,7 @@ class Verdict:
         return not self.problem
 
 
-def verify(db: sqlite_utils.Database, *, saved_head: str | None = None) -> Verdict:
+def verify(db: Handle, *, saved_head: str | None = None) -> Verdict:
     """Check every link, every sealed row, and (given one) a head saved outside the file."""
     prev, count, sealed = GENESIS, 0, {}
     for seq, pid, kind, body, at, prev_hash, digest in db.execute(
@@ -130,13 +130,13 @@ def verify(db: sqlite_utils.Database, *, saved_head: str | None = None) -> Verdi
     return Verdict(problem, head(db), count)
 
 
-def _present(db: sqlite_utils.Database) -> list[tuple[str, tuple[str, tuple[str, ...]]]]:
+def _present(db: Handle) -> list[tuple[str, tuple[str, tuple[str, ...]]]]:
     """The sealed tables this ledger has (one written before a table existed lacks it, until migrated)."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    tables = set(db.table_names())
     return [(table, spec) for table, spec in SEALED.items() if table in tables]
 
 
-def _check_rows(db: sqlite_utils.Database, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
+def _check_rows(db: Handle, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
     for table, (key_sql, _columns) in _present(db):
         for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid"):  # noqa: S608 - streamed
             entry = sealed.get((table, str(key)))
@@ -150,7 +150,7 @@ def _check_rows(db: sqlite_utils.Database, sealed: dict[tuple[str, str], tuple[i
     return ""
 
 
-def _check_head(db: sqlite_utils.Database, saved: str) -> str:
+def _check_head(db: Handle, saved: str) -> str:
     seq_text, _, digest = saved.partition(":")
     if not seq_text.isdigit() or len(digest) != 64:
         return f"--head {saved!r} is not SEQ:HASH as `handoff report` prints it"

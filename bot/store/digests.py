@@ -33,10 +33,11 @@ def add_item(ledger: Ledger, pid: str, *, channel: str, category: str, minutes: 
         if row is None or int(row[1]) >= max_items:
             closes = datetime.fromisoformat(now) + timedelta(minutes=minutes)
             cursor = db.execute(
-                "INSERT INTO digests (channel, category, opened_at, closes_at, max_items) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO digests (channel, category, opened_at, closes_at, max_items) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING id",
                 [channel, category, now, closes.astimezone(UTC).isoformat(timespec="milliseconds"), max_items],
             )
-            digest_id, count = int(cursor.lastrowid or 0), 0
+            digest_id, count = int(cursor.fetchone()[0]), 0
         else:
             digest_id, count = int(row[0]), int(row[1])
         db.execute(
@@ -54,8 +55,9 @@ def digest(ledger: Ledger, digest_id: int) -> Digest | None:
 
 def items(ledger: Ledger, digest_id: int) -> list[DigestItem]:
     """A digest's items in the order they arrived, each with its flag or confirmation."""
+    action_name = ledger.dialect.json_text("p.body", "action", "name")
     rows = ledger.db.execute(
-        "SELECT i.proposal_id, i.position, p.agent, p.summary, json_extract(p.body, '$.action.name'),"
+        f"SELECT i.proposal_id, i.position, p.agent, p.summary, {action_name},"  # noqa: S608 - constants only
         " f.flagger, c.reviewer, c.source, d.reviewer FROM digest_items i JOIN proposals p ON p.id = i.proposal_id"
         " LEFT JOIN flags f ON f.proposal_id = i.proposal_id LEFT JOIN decisions d ON d.proposal_id = i.proposal_id"
         " LEFT JOIN confirmations c ON c.proposal_id = i.proposal_id"

@@ -1,36 +1,32 @@
-"""The SQLite ledger: the durable record of every proposal, assessment, card, decision and execution.
+"""The ledger: the durable record of every proposal, assessment, card, decision and execution.
 
-This module owns every write. Each write happens inside `BEGIN IMMEDIATE` together with an entry in
-the append-only, hash-chained event log, so the log and the tables never disagree. Connections are
-per process and thread (SQLite connections must not cross a fork or be shared between threads).
+This module owns every write. Each write happens inside one serialized write transaction together with an
+entry in the append-only, hash-chained event log, so the log and the tables never disagree. Where the
+ledger lives (a SQLite file, the default, or PostgreSQL) is the engine's business (`bot.store.engine`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from bot.store import chain
 from bot.store.clock import utcnow
-from bot.store.migrations import PRECEDENT_COLUMNS, PRECEDENT_INSERT, migrate
+from bot.store.engine import Dialect, Handle, is_postgres, open_engine
+from bot.store.migrations import PRECEDENT_COLUMNS, PRECEDENT_INSERT
 from bot.store.rows import MessageRef, ScheduledTimer, TimerRow
 from scoring.models import Assessment, Decision, Proposal
 from scoring.precedents import is_human_decision, record_of
 
 log = logging.getLogger(__name__)
 # Checked inside the deciding transaction: why this decision may no longer be taken ("" when it may).
-Guard = Callable[[sqlite_utils.Database], str]
+Guard = Callable[[Handle], str]
 # More writes that belong to a write's transaction.
-Step = Callable[[sqlite_utils.Database], None]
+Step = Callable[[Handle], None]
 
 
 class DecisionRefusedError(RuntimeError):
@@ -38,77 +34,52 @@ class DecisionRefusedError(RuntimeError):
 
 
 class Ledger:
-    """The one entry object for reading and writing the ledger file at `path`."""
+    """The one entry object for reading and writing the ledger: a SQLite file at `path`, or the PostgreSQL
+    database a `postgresql://` URL names (see `bot.store.engine`)."""
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 30.0, read_only: bool = False) -> None:
-        """Open (and migrate) the ledger; `read_only` opens an existing file for reading only (`handoff verify`),
+        """Open (and migrate) the ledger; `read_only` opens an existing ledger for reading only (`handoff verify`),
         `busy_timeout` is how long a write waits for another writer before failing."""
-        self.path = Path(path)
+        self.engine = open_engine(path, busy_timeout=busy_timeout, read_only=read_only)
+        self.target = str(path)
+        self.path = Path(path) if not is_postgres(path) else Path()
         self.busy_timeout = busy_timeout
         self.read_only = read_only
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
-        if read_only:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as db:
-            migrate(db)
-        self._report_dangling()
-
-    def _report_dangling(self) -> None:
-        """Rows written while foreign keys were not enforced that point nowhere: said once, never fatal."""
-        dangling: dict[str, int] = {}
-        for table, *_rest in self.db.execute("PRAGMA foreign_key_check").fetchall():
-            dangling[table] = dangling.get(table, 0) + 1
-        if dangling:
-            found = ", ".join(f"{table} ({count})" for table, count in sorted(dangling.items()))
-            log.warning(
-                "%s: rows point at proposals the ledger does not hold (foreign key check): %s", self.path, found
-            )
+        if not read_only:
+            self.engine.migrate()
 
     # -- connection and transactions -------------------------------------------------------
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's connection (reopened after a fork)."""
-        pid = os.getpid()
-        if getattr(self._local, "pid", None) != pid:
-            target = f"file:{self.path}?mode=ro" if self.read_only else str(self.path)
-            conn = sqlite3.connect(
-                target, uri=self.read_only, isolation_level=None, timeout=self.busy_timeout, check_same_thread=False
-            )
-            self._opened.append(conn)
-            if not self.read_only:
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.db = sqlite_utils.Database(conn)
-            self._local.pid = pid
-        db: sqlite_utils.Database = self._local.db
-        return db
+    def db(self) -> Handle:
+        """Where reads run: this thread's SQLite connection, or the PostgreSQL pool."""
+        return self.engine.reader()
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL fragments that differ between the engines."""
+        return self.engine.dialect
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the engine raises when a statement fails (a lock held too long, a lost connection)."""
+        return self.engine.errors
+
+    def describe(self) -> str:
+        """Where the ledger is, for messages (never a password)."""
+        return self.engine.describe()
 
     def close(self) -> None:
         """Close every connection this ledger opened, in any thread; a later use opens a new one."""
-        opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
+        self.engine.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite_utils.Database]:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[Handle]:
+        """One write transaction; writers take turns (the hash chain's appends are serialized)."""
+        return self.engine.transaction()
 
     def _event(
         self,
-        db: sqlite_utils.Database,
+        db: Handle,
         proposal_id: str,
         kind: str,
         body: dict[str, Any],
@@ -191,7 +162,7 @@ class Ledger:
             self._insert_decision(db, decision)
             return decision
 
-    def _insert_decision(self, db: sqlite_utils.Database, decision: Decision) -> None:
+    def _insert_decision(self, db: Handle, decision: Decision) -> None:
         db.execute(
             "INSERT INTO decisions (proposal_id, outcome, reviewer, body, decided_at) VALUES (?, ?, ?, ?, ?)",
             [
@@ -206,7 +177,7 @@ class Ledger:
         self._event(db, decision.proposal_id, "decided", body, ("decisions", decision.proposal_id))
         self._record_precedent(db, decision)
 
-    def _record_precedent(self, db: sqlite_utils.Database, decision: Decision) -> None:
+    def _record_precedent(self, db: Handle, decision: Decision) -> None:
         """List a person's decision among its category's precedents (`bot.store.precedents`), in its transaction."""
         if not is_human_decision(decision):
             return
@@ -248,20 +219,21 @@ class Ledger:
         is replaced, by the agent's own report of how its run went.
         """
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO executions (proposal_id, status, detail, executed_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(proposal_id) DO UPDATE SET status = excluded.status, detail = excluded.detail,"
                 " executed_at = excluded.executed_at WHERE executions.status = 'skipped'",
                 [proposal_id, status, detail[:4000], utcnow()],
             )
-            if db.execute("SELECT changes()").fetchone()[0]:  # the log says only what the table holds
+            if cursor.rowcount:  # the log says only what the table holds
                 self._event(db, proposal_id, "executed", {"status": status}, ("executions", proposal_id))
 
     def record_refusal(self, proposal_id: str, *, reason: str, category: str = "", agent: str = "") -> bool:
         """Record a submission refused at intake (never stored as a proposal); False if already refused."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO refusals (proposal_id, reason, category, agent, at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO refusals (proposal_id, reason, category, agent, at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [proposal_id, reason[:4000], category[:100], agent[:100], utcnow()],
             )
             if cursor.rowcount:
@@ -277,7 +249,7 @@ class Ledger:
         """Set a record that a pass could not handle aside; True the first time (so it is logged once)."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO quarantine (proposal_id, stage, error, at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO quarantine (proposal_id, stage, error, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [proposal_id, stage, error[:2000], utcnow()],
             )
             if cursor.rowcount:
@@ -295,7 +267,7 @@ class Ledger:
         return self._proposal(self.db, proposal_id)
 
     @staticmethod
-    def _proposal(db: sqlite_utils.Database, proposal_id: str) -> Proposal | None:
+    def _proposal(db: Handle, proposal_id: str) -> Proposal | None:
         row = db.execute("SELECT body FROM proposals WHERE id = ?", [proposal_id]).fetchone()
         return Proposal.model_validate_json(row[0]) if row else None
 
@@ -344,7 +316,8 @@ class Ledger:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table, for summaries and health checks."""
-        return {t: self.db[t].count for t in ("proposals", "assessments", "decisions", "executions", "events")}
+        tables = ("proposals", "assessments", "decisions", "executions", "events")
+        return {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables}  # noqa: S608
 
     def outcome_counts(self) -> dict[str, int]:
         """How many decisions of each outcome the ledger holds."""
@@ -364,12 +337,12 @@ class Ledger:
         return chain.head(self.db)
 
     @staticmethod
-    def _assessment(db: sqlite_utils.Database, proposal_id: str) -> Assessment | None:
+    def _assessment(db: Handle, proposal_id: str) -> Assessment | None:
         row = db.execute("SELECT body FROM assessments WHERE proposal_id = ?", [proposal_id]).fetchone()
         return Assessment.model_validate_json(row[0]) if row else None
 
     @staticmethod
-    def _decision(db: sqlite_utils.Database, proposal_id: str) -> Decision | None:
+    def _decision(db: Handle, proposal_id: str) -> Decision | None:
         row = db.execute("SELECT body FROM decisions WHERE proposal_id = ?", [proposal_id]).fetchone()
         return Decision.model_validate_json(row[0]) if row else None
 
@@ -379,11 +352,12 @@ class Ledger:
         """Record one step of a proposal's escalation path: who was `asked`, `reminded`, `escalated` to."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING seq",
                 [proposal_id, kind, target, detail[:2000], utcnow()],
             )
             body = {"target": target, "detail": detail[:2000]}
-            self._event(db, proposal_id, f"escalation_{kind}", body, ("escalation_steps", str(cursor.lastrowid)))
+            self._event(db, proposal_id, f"escalation_{kind}", body, ("escalation_steps", str(cursor.fetchone()[0])))
 
     def record_flag(self, proposal_id: str, *, flagger: str, reason: str = "", then: Step | None = None) -> bool:
         """Flag an action that ran without review as wrong; False when it was flagged already. `then` runs in
@@ -434,10 +408,10 @@ class Ledger:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO policy_events (category, kind, from_level, to_level, base_level, reason, status,"
-                " proposed_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " proposed_at, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 [category, kind, *levels, reason, status, now, actor, now if actor else None],
             )
-            seq = int(cursor.lastrowid or 0)
+            seq = int(cursor.fetchone()[0])
             body = {"seq": seq, "kind": kind, "from": levels[0], "to": levels[1], "status": status, "actor": actor}
             self._event(db, f"policy:{category}", f"policy_{status}", body)
             return seq
@@ -514,7 +488,7 @@ class Ledger:
             "SELECT t.proposal_id, t.generation, t.step, t.due_at FROM timers t"
             " LEFT JOIN decisions d USING (proposal_id) WHERE t.state = 'scheduled' AND d.proposal_id IS NULL"
             " AND t.proposal_id NOT IN (SELECT proposal_id FROM quarantine)"
-            " AND (:pid IS NULL OR t.proposal_id = :pid) ORDER BY t.due_at",
+            " AND (CAST(:pid AS TEXT) IS NULL OR t.proposal_id = :pid) ORDER BY t.due_at",
             {"pid": proposal_id},
         ).fetchall()
         return [ScheduledTimer(r[0], int(r[1]), r[2], r[3]) for r in rows]
@@ -527,10 +501,10 @@ class Ledger:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def _approve(self, db: sqlite_utils.Database, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
+    def _approve(self, db: Handle, proposal_id: str, *, reviewer: str, fingerprint: str) -> None:
         """One reviewer's approval of an action (by fingerprint) toward the category's quorum; once each."""
         cursor = db.execute(
-            "INSERT OR IGNORE INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO approvals (proposal_id, reviewer, fingerprint, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [proposal_id, reviewer, fingerprint, utcnow()],
         )
         if cursor.rowcount:
@@ -550,7 +524,7 @@ class Ledger:
         return sorted(self._approvers(self.db, proposal_id, row[0])) if row else []
 
     @staticmethod
-    def _approvers(db: sqlite_utils.Database, proposal_id: str, fingerprint: str) -> list[str]:
+    def _approvers(db: Handle, proposal_id: str, fingerprint: str) -> list[str]:
         rows = db.execute(
             "SELECT reviewer FROM approvals WHERE proposal_id = ? AND fingerprint = ? ORDER BY at, rowid",
             [proposal_id, fingerprint],

@@ -21,9 +21,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 from bot.store import queries
+from bot.store.engine import Dialect, Handle
 from bot.store.ledger import Ledger
 from bot.store.rows import CategoryTotals, WaitBuckets
 
@@ -87,32 +86,27 @@ class LedgerTotals:
 
     def read(self, ledger: Ledger) -> Totals:
         """The counters as the ledger holds them now."""
-        with self._lock:
-            db = ledger.db
-            db.execute("BEGIN")  # one snapshot for the marks and every read
-            try:
-                self._advance(db)
-            finally:
-                db.execute("COMMIT")
+        with self._lock, ledger.engine.snapshot() as db:  # one snapshot for the marks and every read
+            self._advance(db, ledger.dialect)
             return self._totals
 
-    def _advance(self, db: sqlite_utils.Database) -> None:
+    def _advance(self, db: Handle, dialect: Dialect) -> None:
         marks = _marks(db)
         old = self._marks
         if old is None or not _same_history(db, old, marks):
-            self._totals, self._marks = self._full(db, marks), marks
+            self._totals, self._marks = self._full(db, dialect, marks), marks
             return
         touched = _touched(db, old)
         if len(touched) > _FULL_COUNT_ABOVE:
-            self._totals, self._marks = self._full(db, marks), marks
+            self._totals, self._marks = self._full(db, dialect, marks), marks
             return
         totals = self._totals
         if touched:
             ids = json.dumps(sorted(touched))
-            _add(totals.categories, _contributions(db, marks, ids), sign=1)
-            _add(totals.categories, _contributions(db, old, ids), sign=-1)
-            _add(totals.waits, _waits(db, marks, self.buckets, ids), sign=1)
-            _add(totals.waits, _waits(db, old, self.buckets, ids), sign=-1)
+            _add(totals.categories, _contributions(db, dialect, marks, ids), sign=1)
+            _add(totals.categories, _contributions(db, dialect, old, ids), sign=-1)
+            _add(totals.waits, _waits(db, dialect, marks, self.buckets, ids), sign=1)
+            _add(totals.waits, _waits(db, dialect, old, self.buckets, ids), sign=-1)
         for outcome, n in db.execute(
             "SELECT outcome, COUNT(*) FROM decisions WHERE rowid > ? GROUP BY 1", [old.rowids["decisions"]]
         ):
@@ -121,18 +115,18 @@ class LedgerTotals:
         _add_posts(totals, db, since=old.posts)
         self._marks = marks
 
-    def _full(self, db: sqlite_utils.Database, marks: Marks) -> Totals:
+    def _full(self, db: Handle, dialect: Dialect, marks: Marks) -> Totals:
         self.full_counts += 1
         totals = Totals()
-        _add(totals.categories, _contributions(db, marks, None), sign=1)
-        _add(totals.waits, _waits(db, marks, self.buckets, None), sign=1)
+        _add(totals.categories, _contributions(db, dialect, marks, None), sign=1)
+        _add(totals.waits, _waits(db, dialect, marks, self.buckets, None), sign=1)
         totals.outcomes.update(dict(db.execute("SELECT outcome, COUNT(*) FROM decisions GROUP BY 1").fetchall()))
         _add_steps(totals, db, since=0)
         _add_posts(totals, db, since=0)
         return totals
 
 
-def _marks(db: sqlite_utils.Database) -> Marks:
+def _marks(db: Handle) -> Marks:
     rowids: dict[str, int] = {}
     last_ids: dict[str, str | None] = {}
     for table in _TOUCHING:
@@ -145,7 +139,7 @@ def _marks(db: sqlite_utils.Database) -> Marks:
     return Marks(rowids, last_ids, steps, posts, int(head[0]) if head else 0, str(head[1]) if head else "")
 
 
-def _same_history(db: sqlite_utils.Database, old: Marks, new: Marks) -> bool:
+def _same_history(db: Handle, old: Marks, new: Marks) -> bool:
     """True when the ledger still holds what the last read saw: no table shrank, the row at each old mark
     is the same proposal's, and the event the last read ended at is still there, unchanged."""
     if new.steps < old.steps or new.posts < old.posts:
@@ -162,7 +156,7 @@ def _same_history(db: sqlite_utils.Database, old: Marks, new: Marks) -> bool:
     return row is not None and row[0] == old.event_hash
 
 
-def _touched(db: sqlite_utils.Database, old: Marks) -> set[str]:
+def _touched(db: Handle, old: Marks) -> set[str]:
     touched: set[str] = set()
     for table in _TOUCHING:
         query = f"SELECT proposal_id FROM {table} WHERE rowid > ?"  # noqa: S608 - constant table names
@@ -174,15 +168,15 @@ def _bounded(marks: Marks) -> dict[str, int]:
     return {t: marks.rowids[t] for t in _TOUCHING}
 
 
-def _proposals(ids: str | None) -> str:
+def _proposals(dialect: Dialect, ids: str | None) -> str:
     """The proposals `ids` (a JSON list), or all of them."""
-    return "proposals p" if ids is None else "json_each(:ids) AS chosen JOIN proposals p ON p.id = chosen.value"
+    if ids is None:
+        return "proposals p"
+    return f"{dialect.json_list(':ids', 'chosen')} JOIN proposals p ON p.id = chosen.value"
 
 
 _CONTRIBUTIONS = """
-SELECT p.category, SUM(a.route = 'escalate'), SUM({labelled} AND {override}),
-       SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd),
-       SUM(a.route = 'escalate' AND d.proposal_id IS NULL AND q.proposal_id IS NULL)
+SELECT p.category, {escalated}, {overridden}, {flagged}, SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd), {pending}
 FROM {proposals} JOIN assessments a ON a.proposal_id = p.id AND a.rowid <= :assessments
 LEFT JOIN decisions d ON d.proposal_id = p.id AND d.rowid <= :decisions
 LEFT JOIN flags f ON f.proposal_id = p.id AND f.rowid <= :flags
@@ -192,26 +186,33 @@ GROUP BY 1
 """
 
 
-def _contributions(db: sqlite_utils.Database, marks: Marks, ids: str | None) -> Iterable[tuple[str, list[float]]]:
+def _contributions(db: Handle, dialect: Dialect, marks: Marks, ids: str | None) -> Iterable[tuple[str, list[float]]]:
     """Each category's counters over the proposals `ids` (all when None), as of `marks`."""
-    query = _CONTRIBUTIONS.format(proposals=_proposals(ids), labelled=queries.LABELLED, override=queries.OVERRIDE)
+    count_if = queries.count_if
+    query = _CONTRIBUTIONS.format(
+        proposals=_proposals(dialect, ids),
+        escalated=count_if("a.route = 'escalate'"),
+        overridden=count_if(f"{queries.LABELLED} AND {queries.OVERRIDE}"),
+        flagged=count_if("f.proposal_id IS NOT NULL"),
+        pending=count_if("a.route = 'escalate' AND d.proposal_id IS NULL AND q.proposal_id IS NULL"),
+    )
     for name, *numbers in db.execute(query, {**_bounded(marks), "ids": ids}):
         yield name, [n or 0 for n in numbers]
 
 
 def _waits(
-    db: sqlite_utils.Database, marks: Marks, buckets: tuple[int, ...], ids: str | None
+    db: Handle, dialect: Dialect, marks: Marks, buckets: tuple[int, ...], ids: str | None
 ) -> Iterable[tuple[str, list[float]]]:
     """Each category's time-to-decision buckets over the proposals `ids` (all when None), as of `marks`."""
-    sums = ", ".join(f"SUM(s <= {int(b)})" for b in buckets)
+    sums = ", ".join(queries.count_if(f"s <= {int(b)}") for b in buckets)
     query = f"""
     SELECT category, {sums}, COUNT(*), SUM(s) FROM (
-        SELECT p.category AS category, {queries.WAIT_SECONDS} AS s
-        FROM {_proposals(ids)} JOIN decisions d ON d.proposal_id = p.id AND d.rowid <= :decisions
+        SELECT p.category AS category, {queries.wait_seconds(dialect)} AS s
+        FROM {_proposals(dialect, ids)} JOIN decisions d ON d.proposal_id = p.id AND d.rowid <= :decisions
         JOIN assessments a ON a.proposal_id = d.proposal_id AND a.rowid <= :assessments
         LEFT JOIN cards c ON c.proposal_id = d.proposal_id AND c.rowid <= :cards
         WHERE a.route = 'escalate' AND {queries.ASKED}
-    ) GROUP BY 1
+    ) AS waits GROUP BY 1
     """  # noqa: S608 - constants and ints only
     for name, *numbers in db.execute(query, {**_bounded(marks), "ids": ids}):
         yield name, [n or 0 for n in numbers]
@@ -223,7 +224,7 @@ def _add(into: dict[str, list[float]], rows: Iterable[tuple[str, list[float]]], 
         into[name] = [c + sign * n for c, n in zip(current, numbers, strict=True)]
 
 
-def _add_steps(totals: Totals, db: sqlite_utils.Database, *, since: int) -> None:
+def _add_steps(totals: Totals, db: Handle, *, since: int) -> None:
     query = (
         "SELECT p.category, s.kind, COUNT(*) FROM escalation_steps s JOIN proposals p ON p.id = s.proposal_id"
         " WHERE s.seq > ? GROUP BY 1, 2"
@@ -232,7 +233,7 @@ def _add_steps(totals: Totals, db: sqlite_utils.Database, *, since: int) -> None
         totals.steps[category][kind] += n
 
 
-def _add_posts(totals: Totals, db: sqlite_utils.Database, *, since: int) -> None:
+def _add_posts(totals: Totals, db: Handle, *, since: int) -> None:
     query = "SELECT category, kind, COUNT(*) FROM slack_posts WHERE seq > ? GROUP BY 1, 2"
     for category, kind, n in db.execute(query, [since]):
         totals.posts[category][kind] += n

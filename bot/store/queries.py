@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from bot.store.engine import Dialect
 from bot.store.ledger import Ledger
 from bot.store.rows import (
     AppliedLevel,
@@ -52,24 +53,45 @@ JOINS = (
 )
 JOINS_ANY_ASSESSMENT = JOINS.replace("JOIN assessments", "LEFT JOIN assessments", 1)
 SIZE_BUCKETS = tuple(2**k for k in range(6, 18))
-# Sizes in bytes: bodies are stored by json.dumps with ASCII escapes, so bytes are characters, and a
-# blob's length is known without reading it through.
-SIZE_OF = "LENGTH(CAST(p.body AS BLOB))"
-SIZE_BUCKET = (
-    "CASE " + " ".join(f"WHEN {SIZE_OF} < {b} THEN '<{b}'" for b in SIZE_BUCKETS) + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
-)
+
+
+def count_if(condition: str) -> str:
+    """How many rows meet `condition` (SQL both engines speak: PostgreSQL does not sum booleans)."""
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def size_bucket(dialect: Dialect) -> str:
+    """A proposal's size bucket; sizes in bytes (bodies are stored by json.dumps with ASCII escapes, so bytes
+    are characters, and the engine knows a text's byte length without reading it through)."""
+    size = dialect.byte_length("p.body")
+    return (
+        "CASE " + " ".join(f"WHEN {size} < {b} THEN '<{b}'" for b in SIZE_BUCKETS) + f" ELSE '>={SIZE_BUCKETS[-1]}' END"
+    )
+
+
 # Seconds from the card (or, without one, from storing the proposal) to the decision, for escalated proposals.
 # CategoryCounts in field order, then the cost: the report's per-category counts over JOINS_ANY_ASSESSMENT.
-COUNT_COLUMNS = f"""COUNT(*), SUM(a.route = 'escalate'), SUM(a.route = 'auto'), SUM(a.route = 'review_after'),
-    SUM(a.route = 'auto' AND a.audit = 0), SUM(a.audit), SUM(a.route = 'escalate' AND d.proposal_id IS NULL),
-    SUM({LABELLED}), SUM({UNREVIEWED}), SUM({UNREVIEWED} AND NOT {LABELLED}), SUM({LABELLED} AND {OVERRIDE}),
-    SUM(f.proposal_id IS NOT NULL), SUM(a.llm_calls), SUM(a.cost_usd)"""
-WAIT_SECONDS = "MAX(0, (julianday(d.decided_at) - julianday(COALESCE(c.posted_at, p.stored_at))) * 86400.0)"
+COUNT_COLUMNS = f"""COUNT(*), {count_if("a.route = 'escalate'")}, {count_if("a.route = 'auto'")},
+    {count_if("a.route = 'review_after'")}, {count_if("a.route = 'auto' AND a.audit = 0")}, SUM(a.audit),
+    {count_if("a.route = 'escalate' AND d.proposal_id IS NULL")}, {count_if(LABELLED)}, {count_if(UNREVIEWED)},
+    {count_if(f"{UNREVIEWED} AND NOT {LABELLED}")}, {count_if(f"{LABELLED} AND {OVERRIDE}")},
+    {count_if("f.proposal_id IS NOT NULL")}, SUM(a.llm_calls), SUM(a.cost_usd)"""
+
+
+def wait_seconds(dialect: Dialect) -> str:
+    """Seconds from the card (or, without one, from storing the proposal) to the decision."""
+    return dialect.seconds_between("COALESCE(c.posted_at, p.stored_at)", "d.decided_at")
+
+
 _WAIT_FROM = (
     "FROM decisions d JOIN proposals p ON p.id = d.proposal_id JOIN assessments a ON a.proposal_id = d.proposal_id"
     f" LEFT JOIN cards c ON c.proposal_id = d.proposal_id WHERE a.route = 'escalate' AND {ASKED}"
 )
-_WAITS = f"SELECT p.category AS category, {WAIT_SECONDS} AS s {_WAIT_FROM}"
+
+
+def _waits(dialect: Dialect) -> str:
+    """Seconds to decide each escalated proposal, with its category."""
+    return f"SELECT p.category AS category, {wait_seconds(dialect)} AS s {_WAIT_FROM}"
 
 
 def review_message(ledger: Ledger, pid: str) -> MessageRef | None:
@@ -92,8 +114,9 @@ def escalation_path(ledger: Ledger, pid: str) -> list[EscalationStep]:
 
 def recent_inputs(ledger: Ledger, category: str, *, limit: int) -> list[AgentInput]:
     """What the category's latest proposals saw, newest first."""
+    seen = ledger.dialect.json_text("body", "input")
     rows = ledger.db.execute(
-        "SELECT json_extract(body, '$.input') FROM proposals WHERE category = ? ORDER BY stored_at DESC LIMIT ?",
+        f"SELECT {seen} FROM proposals WHERE category = ? ORDER BY stored_at DESC LIMIT ?",  # noqa: S608
         [category, limit],
     ).fetchall()
     return [AgentInput.model_validate(json.loads(row[0])) for row in rows if row[0]]
@@ -136,9 +159,10 @@ def label_counts(ledger: Ledger, category: str, *, since: str) -> LabelCounts:
     """Labelled reviews, overrides and days (UTC) with labelled reviews of `category` stored since `since`,
     and the actions that ran before review that nobody answered."""
     row = ledger.db.execute(
-        f"SELECT SUM({LABELLED}), SUM({LABELLED} AND {OVERRIDE}),"
+        f"SELECT {count_if(LABELLED)}, {count_if(f'{LABELLED} AND {OVERRIDE}')},"
         f" COUNT(DISTINCT CASE WHEN {LABELLED} THEN substr(p.stored_at, 1, 10) END),"
-        f" SUM({UNREVIEWED} AND NOT {LABELLED}) {JOINS} WHERE p.category = :category AND p.stored_at >= :since",
+        f" {count_if(f'{UNREVIEWED} AND NOT {LABELLED}')} {JOINS}"
+        " WHERE p.category = :category AND p.stored_at >= :since",
         {"category": category, "since": since},
     ).fetchone()
     samples, overrides, active_days, unreviewed = row
@@ -149,7 +173,7 @@ def watched_days(ledger: Ledger, category: str, *, since: str) -> list[DayCount]
     """Per day (UTC, oldest first) since `since`: labelled actions of `category` that ran before review, and
     how many of them were flagged; what the demotion detector watches."""
     query = (
-        f"SELECT substr(p.stored_at, 1, 10), COUNT(*), SUM({OVERRIDE}) {JOINS}"
+        f"SELECT substr(p.stored_at, 1, 10), COUNT(*), {count_if(OVERRIDE)} {JOINS}"
         f" WHERE p.category = ? AND p.stored_at >= ? AND {UNREVIEWED} AND {LABELLED} GROUP BY 1 ORDER BY 1"
     )
     return [DayCount(day, int(n), int(k or 0)) for day, n, k in ledger.db.execute(query, [category, since])]
@@ -178,7 +202,7 @@ def auto_run_count(ledger: Ledger, category: str, *, since: str) -> int:
 def size_histogram(ledger: Ledger, category: str, *, start: str, split: str) -> SizeHistogram:
     """Proposal sizes of `category` per bucket: stored from `start` to `split`, and from `split` on."""
     rows = ledger.db.execute(
-        f"SELECT p.stored_at >= ?, {SIZE_BUCKET}, COUNT(*) FROM proposals p"  # noqa: S608 - constants only
+        f"SELECT p.stored_at >= ?, {size_bucket(ledger.dialect)}, COUNT(*) FROM proposals p"  # noqa: S608
         " WHERE p.category = ? AND p.stored_at >= ? GROUP BY 1, 2",
         [split, category, start],
     ).fetchall()
@@ -209,10 +233,11 @@ def decision_mix(ledger: Ledger) -> dict[str, dict[str, int]]:
 def wait_histogram(ledger: Ledger) -> dict[str, dict[float, int]]:
     """Seconds to decide escalations per category, exact to the second under 10 minutes, to the minute
     under 10 hours, to the hour beyond: few groups, whatever the ledger's size."""
+    whole = ledger.dialect.whole
     query = f"""
-    SELECT category, CASE WHEN s < 600 THEN CAST(s AS INTEGER) WHEN s < 36000 THEN CAST(s / 60 AS INTEGER) * 60
-                          ELSE CAST(s / 3600 AS INTEGER) * 3600 END AS bucket, COUNT(*)
-    FROM ({_WAITS}) GROUP BY 1, 2
+    SELECT category, CASE WHEN s < 600 THEN {whole("s")} WHEN s < 36000 THEN {whole("s / 60")} * 60
+                          ELSE {whole("s / 3600")} * 3600 END AS bucket, COUNT(*)
+    FROM ({_waits(ledger.dialect)}) AS waits GROUP BY 1, 2
     """  # noqa: S608 - constants only
     waits: dict[str, dict[float, int]] = defaultdict(dict)
     for category, bucket, n in ledger.db.execute(query):
@@ -222,8 +247,8 @@ def wait_histogram(ledger: Ledger) -> dict[str, dict[float, int]]:
 
 def wait_buckets(ledger: Ledger, buckets: tuple[int, ...]) -> list[WaitBuckets]:
     """Escalated decisions per category by time to decide, cumulative over `buckets` (seconds)."""
-    sums = ", ".join(f"SUM(s <= {int(b)})" for b in buckets)
-    query = f"SELECT category, {sums}, COUNT(*), SUM(s) FROM ({_WAITS}) GROUP BY 1"  # noqa: S608 - ints only
+    sums = ", ".join(count_if(f"s <= {int(b)}") for b in buckets)
+    query = f"SELECT category, {sums}, COUNT(*), SUM(s) FROM ({_waits(ledger.dialect)}) AS waits GROUP BY 1"  # noqa: S608
     return [
         WaitBuckets(row[0], tuple(row[1 : 1 + len(buckets)]), row[1 + len(buckets)], row[2 + len(buckets)])
         for row in ledger.db.execute(query).fetchall()
@@ -242,8 +267,8 @@ def escalation_step_counts(ledger: Ledger) -> dict[str, dict[str, int]]:
 def category_totals(ledger: Ledger) -> list[CategoryTotals]:
     """The metrics' counters per category: escalations, overrides, flags, LLM calls, tokens and cost."""
     query = f"""
-    SELECT p.category, SUM(a.route = 'escalate'), SUM({LABELLED} AND {OVERRIDE}), SUM(f.proposal_id IS NOT NULL),
-           SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd) {JOINS} GROUP BY 1
+    SELECT p.category, {count_if("a.route = 'escalate'")}, {count_if(f"{LABELLED} AND {OVERRIDE}")},
+           {count_if("f.proposal_id IS NOT NULL")}, SUM(a.llm_calls), SUM(a.tokens), SUM(a.cost_usd) {JOINS} GROUP BY 1
     """
     return [CategoryTotals(*row) for row in ledger.db.execute(query).fetchall()]
 
@@ -253,7 +278,7 @@ def replay_rows(ledger: Ledger, *, since: str) -> Iterator[ReplayRow]:
     query = (
         f"SELECT p.category, a.body, ({LABELLED} AND {OVERRIDE}) {JOINS} WHERE p.stored_at >= ? ORDER BY p.stored_at"
     )
-    for category, body, overridden in ledger.db.execute(query, [since]):
+    for category, body, overridden in ledger.engine.stream(query, [since]):
         yield ReplayRow(category, Assessment.model_validate_json(body), bool(overridden))
 
 
@@ -262,11 +287,9 @@ def tune_actions(ledger: Ledger, category: str) -> list[TuneAction]:
     that ran before review, labelled or not (only the audited and answered share of them is labelled)."""
     query = f"""
     SELECT a.score, {LABELLED}, ({LABELLED} AND {OVERRIDE}),
-           EXISTS (SELECT 1 FROM json_each(a.body, '$.signals') s
-                   WHERE json_extract(s.value, '$.kind') = 'hard' AND json_extract(s.value, '$.fired')),
-           a.route
+           {ledger.dialect.any_hard_signal_fired("a.body")}, a.route
     {JOINS} WHERE p.category = ? AND ({LABELLED} OR a.route != 'escalate')
-    """  # noqa: S608 - constants only
+    """
     return [
         TuneAction(float(score), bool(labelled), bool(bad), bool(hard), str(route))
         for score, labelled, bad, hard, route in ledger.db.execute(query, [category])
@@ -281,11 +304,11 @@ def export_rows(ledger: Ledger, *, category: str | None, since: str, until: str)
     FROM proposals p LEFT JOIN assessments a ON a.proposal_id = p.id LEFT JOIN decisions d ON d.proposal_id = p.id
     LEFT JOIN executions e ON e.proposal_id = p.id LEFT JOIN flags f ON f.proposal_id = p.id
     LEFT JOIN cards c ON c.proposal_id = p.id LEFT JOIN confirmations k ON k.proposal_id = p.id
-    WHERE (:category IS NULL OR p.category = :category) AND p.stored_at >= :since AND p.stored_at < :until
+    WHERE (CAST(:category AS TEXT) IS NULL OR p.category = :category) AND p.stored_at >= :since AND p.stored_at < :until
     ORDER BY p.stored_at, p.id
     """
     params = {"category": category, "since": since, "until": until}
-    for pid, name, stored_at, body, assessment, decision, *rest in ledger.db.execute(query, params):
+    for pid, name, stored_at, body, assessment, decision, *rest in ledger.engine.stream(query, params):
         yield ExportRow(pid, name, stored_at, json.loads(body), _json(assessment), _json(decision), *rest)
 
 
@@ -295,10 +318,11 @@ def _json(text: str | None) -> Any:
 
 def pending_facts(ledger: Ledger, ids: list[str]) -> dict[str, PendingFacts]:
     """For each of `ids` the ledger holds: its body, whether it has a card, whether it has timers."""
+    chosen = ledger.dialect.json_list("?", "chosen")
     query = (
         "SELECT p.id, p.body, EXISTS (SELECT 1 FROM cards c WHERE c.proposal_id = p.id),"
-        " EXISTS (SELECT 1 FROM timers t WHERE t.proposal_id = p.id)"
-        " FROM json_each(?) AS chosen JOIN proposals p ON p.id = chosen.value"
+        f" EXISTS (SELECT 1 FROM timers t WHERE t.proposal_id = p.id) FROM {chosen}"
+        " JOIN proposals p ON p.id = chosen.value"
     )
     rows = ledger.db.execute(query, [json.dumps(ids)])
     return {pid: PendingFacts(body, bool(carded), bool(chained)) for pid, body, carded, chained in rows}

@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlite_utils
-
 from bot.store import chain
 from bot.store.clock import utcnow
+from bot.store.engine import Handle
 from bot.store.ledger import Guard, Ledger, Step
 from bot.store.rows import StandingRule, canonical
 from scoring.models import STANDING_REVIEWER_PREFIX
@@ -67,10 +66,10 @@ def create(
             return None, False
         cursor = db.execute(
             "INSERT INTO standing_rules (category, agent, action, fields, author, source_proposal_id, created_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [category, agent, action, canonical(fields), author, source_proposal_id, utcnow(), expires_at],
         )
-        rule_id = int(cursor.lastrowid or 0)
+        rule_id = int(cursor.fetchone()[0])
         body = {"id": rule_id, "category": category, "agent": agent, "action": action, "author": author}
         _event(db, rule_id, "standing_created", {**body, "fields": sorted(fields), "expires_at": expires_at})
         created = db.execute(f"SELECT {_COLUMNS} FROM standing_rules WHERE id = ?", [rule_id]).fetchone()  # noqa: S608
@@ -83,7 +82,7 @@ def revoke(ledger: Ledger, rule_id: int, *, by: str, reason: str) -> bool:
         return _revoke(db, rule_id, by=by, reason=reason)
 
 
-def _revoke(db: sqlite_utils.Database, rule_id: int, *, by: str, reason: str) -> bool:
+def _revoke(db: Handle, rule_id: int, *, by: str, reason: str) -> bool:
     cursor = db.execute(
         "UPDATE standing_rules SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?"
         " AND revoked_at IS NULL",
@@ -98,13 +97,13 @@ def _revoke(db: sqlite_utils.Database, rule_id: int, *, by: str, reason: str) ->
 def revoking(rule_id: int, *, pid: str, flagger: str) -> Step:
     """The step `Ledger.record_flag` runs in the flag's transaction: revoke the rule that allowed `pid`."""
 
-    def step(db: sqlite_utils.Database) -> None:
+    def step(db: Handle) -> None:
         _revoke(db, rule_id, by=f"flag:{pid}", reason=f"{flagger} flagged {pid}, which it allowed")
 
     return step
 
 
-def _event(db: sqlite_utils.Database, rule_id: int, kind: str, body: dict[str, Any]) -> None:
+def _event(db: Handle, rule_id: int, kind: str, body: dict[str, Any]) -> None:
     chain.append(db, f"standing:{rule_id}", kind, body, at=utcnow(), seal=("standing_rules", str(rule_id)))
 
 
@@ -138,7 +137,7 @@ def match(ledger: Ledger, *, scope: tuple[str, str, str], args: dict[str, Any], 
 def guard(rule_id: int, *, now: str) -> Guard:
     """The check `Ledger.decide` runs in its transaction: why rule `rule_id` may not decide now ("" if it may)."""
 
-    def refusal(db: sqlite_utils.Database) -> str:
+    def refusal(db: Handle) -> str:
         row = db.execute("SELECT r.revoked_at, r.expires_at > ? FROM standing_rules r WHERE r.id = ?", [now, rule_id])
         found = row.fetchone()
         if found is None:
