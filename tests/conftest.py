@@ -67,37 +67,44 @@ def ledger_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_databases(ledger_backend: str) -> Iterator[PostgresDatabases | None]:
-    """With the postgres backend, the session's source of fresh databases; None with sqlite."""
-    if ledger_backend != "postgres":
-        yield None
-        return
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """The session's source of fresh PostgreSQL databases (opened when a test first needs one)."""
     databases = PostgresDatabases(server_url())
     yield databases
     databases.close()
 
 
 @pytest.fixture
-def new_ledger_target(tmp_path: Path, postgres_databases: PostgresDatabases | None) -> Iterator[Callable[[], str]]:
-    """Where a new, empty ledger goes, each call another: a file under tmp_path, or a fresh PostgreSQL database
-    (dropped after the test, with every ledger engine the test left open closed first)."""
+def new_postgres_url(postgres_databases: PostgresDatabases) -> Iterator[Callable[[], str]]:
+    """A fresh, migrated PostgreSQL database per call, whatever `--ledger-backend` says; all dropped after the
+    test, with every ledger engine the test left open closed first."""
     made: list[str] = []
 
     def new() -> str:
-        if postgres_databases is None:
-            target = str(tmp_path / ("ledger.db" if not made else f"ledger-{len(made)}.db"))
-        else:
-            target = postgres_databases.create()
-        made.append(target)
-        return target
+        made.append(postgres_databases.create())
+        return made[-1]
 
     yield new
-    if postgres_databases is not None:
-        from bot.store.postgres import close_all
+    from bot.store.postgres import close_all
 
-        close_all()
-        for url in made:
-            postgres_databases.drop(url)
+    close_all()
+    for url in made:
+        postgres_databases.drop(url)
+
+
+@pytest.fixture
+def new_ledger_target(tmp_path: Path, ledger_backend: str, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Where a new, empty ledger goes, each call another: a file under tmp_path, or a fresh PostgreSQL database."""
+    if ledger_backend == "postgres":
+        new_url: Callable[[], str] = request.getfixturevalue("new_postgres_url")
+        return new_url
+    made = iter(range(1_000_000))
+
+    def new() -> str:
+        n = next(made)
+        return str(tmp_path / ("ledger.db" if n == 0 else f"ledger-{n}.db"))
+
+    return new
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ OK = 0
 TAMPERED = 1  # `verify`: the ledger failed its check (the message names the first bad record)
 BAD_INPUT = 2
 PENDING = 3  # `submit --wait`: no decision within the timeout; the proposal stays pending
-UNREACHABLE = 4  # a server handoff needs did not answer or would not start (the embedded Redis)
+UNREACHABLE = 4  # a server handoff needs did not answer or would not start (the embedded Redis, the ledger's
+# PostgreSQL)
 INTERRUPTED = 130
 
 
@@ -25,6 +26,8 @@ def statuses() -> dict[type[Exception], int]:
     from bot.insights.export import ExportError
     from bot.settings import SettingsError
     from bot.store.embedded_redis import EmbeddedServerError
+    from bot.store.engine import LedgerUnreachableError
+    from bot.store.transfer import TransferError
     from scoring.policy import PolicyError
 
     return {
@@ -34,6 +37,8 @@ def statuses() -> dict[type[Exception], int]:
         SettingsError: BAD_INPUT,
         ExportError: BAD_INPUT,
         EmbeddedServerError: UNREACHABLE,
+        TransferError: BAD_INPUT,
+        LedgerUnreachableError: UNREACHABLE,
     }
 
 

@@ -1,5 +1,5 @@
 """The `handoff` command: web, worker, demo, submit, score, eval, report, export, replay, tune, graduate,
-verify, mcp, policy check.
+verify, migrate-ledger, mcp, policy check.
 
 Bad input exits non-zero with one line on stderr that names what is wrong and what to do. Each command
 imports what it needs when it runs, so `handoff --help` or `handoff policy check` never loads Slack, RQ
@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli import agents, exit_status, insights, score_eval
+from bot.cli import agents, exit_status, insights, ledger_tools, score_eval
 from bot.cli.exit_status import UsageError
 from bot.store.queues import QUEUES
 
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     score_eval.add_arguments(sub)
     insights.add_arguments(sub)
     agents.add_arguments(sub)
+    ledger_tools.add_arguments(sub)
     verify = sub.add_parser("verify", help="check the ledger's hash chain and every record sealed into it")
     verify.add_argument("--head", metavar="SEQ:HASH", help="a chain head saved earlier (report, /metrics, Redis)")
     verify.set_defaults(func=run_verify)

@@ -63,8 +63,9 @@ class Dialect:
         return f"json_extract({column}, '$.{'.'.join(path)}')"
 
     def seconds_between(self, start: str, end: str) -> str:
-        """Seconds from ISO-8601 text `start` to `end`, never below zero."""
-        return f"MAX(0, (julianday({end}) - julianday({start})) * 86400.0)"
+        """Seconds from ISO-8601 text `start` to `end`, never below zero, to the millisecond the times carry
+        (julianday's floating point would make three minutes 179.99999 s)."""
+        return f"MAX(0, ROUND((julianday({end}) - julianday({start})) * 86400.0, 3))"
 
     def whole(self, expr: str) -> str:
         """A non-negative number cut down to a whole number."""
@@ -103,7 +104,7 @@ class PostgresDialect(Dialect):
         return f"({column}::jsonb #>> '{{{','.join(path)}}}')"
 
     def seconds_between(self, start: str, end: str) -> str:
-        return f"GREATEST(0, EXTRACT(EPOCH FROM ({end}::timestamptz - {start}::timestamptz))::float8)"
+        return f"GREATEST(0, ROUND(EXTRACT(EPOCH FROM ({end}::timestamptz - {start}::timestamptz)), 3)::float8)"
 
     def whole(self, expr: str) -> str:
         return f"TRUNC({expr})::bigint"

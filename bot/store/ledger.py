@@ -496,8 +496,8 @@ class Ledger:
     def held_ids(self) -> list[str]:
         """Reviews that expired with the `hold` outcome: still pending, no longer pinging anyone."""
         rows = self.db.execute(
-            "SELECT DISTINCT t.proposal_id FROM timers t LEFT JOIN decisions d USING (proposal_id)"
-            " WHERE t.state = 'held' AND d.proposal_id IS NULL ORDER BY t.fired_at"
+            "SELECT t.proposal_id FROM timers t LEFT JOIN decisions d USING (proposal_id)"
+            " WHERE t.state = 'held' AND d.proposal_id IS NULL GROUP BY t.proposal_id ORDER BY MIN(t.fired_at)"
         ).fetchall()
         return [r[0] for r in rows]
 
