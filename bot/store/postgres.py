@@ -179,6 +179,7 @@ class PostgresEngine:
                     max_size=POOL_SIZE,
                     kwargs={"autocommit": True, "options": options},
                     configure=_configure,
+                    check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
                     timeout=self.busy_timeout,
                     name="handoff-ledger",
                     open=True,

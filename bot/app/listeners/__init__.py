@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app.listeners import commands, decision_modals, digests, flags, promotions, reviews, similar_cases, standing
+from bot.app.listeners import (
+    commands,
+    decision_modals,
+    digests,
+    flags,
+    promotions,
+    reviews,
+    similar_cases,
+    standing,
+    unrecorded,
+)
 from bot.runtime import Runtime
 
 
@@ -21,3 +31,4 @@ def register(app: App, runtime: Runtime) -> None:
     promotions.register(app, runtime)
     standing.register(app, runtime)
     commands.register(app, runtime, is_allowed=reviews.is_allowed)
+    unrecorded.register(app, runtime)
