@@ -8,9 +8,13 @@ another connection) goes through the helpers here, one implementation per engine
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import shutil
 import sqlite3
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,3 +137,51 @@ def rewind_schema(ledger: Ledger, *, to: int) -> None:
         raw_execute(ledger, f"PRAGMA user_version = {int(to)}")
         return
     raw_execute(ledger, "DELETE FROM schema_migrations WHERE version > ?", [to])
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server binaries (initdb, pg_ctl), the newest installed; None without them."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+class PrivateServer:
+    """A PostgreSQL server of the test's own (a fresh cluster on a free port, trust auth), to stop and start
+    at will; never the shared one. As root, its programs run as the postgres user, as initdb requires."""
+
+    def __init__(self, bindir: Path, port: int) -> None:
+        self.bindir = bindir
+        self.port = port
+        self.root = Path(tempfile.mkdtemp(prefix="handoff-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bindir / program), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

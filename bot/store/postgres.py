@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WRITE_LOCK = 0x68616E646F6666  # "handoff": the advisory lock every ledger write transaction holds
 POOL_SIZE = 8
+POOL_WAIT = 10.0  # seconds to wait for a connection (the server down) before the write is not recorded
 _OPEN: weakref.WeakSet[PostgresEngine] = weakref.WeakSet()
 _TOKEN = re.compile(r"'[^']*'|\?|(?<![:\w]):([A-Za-z_]\w*)|%")
 
@@ -180,7 +181,7 @@ class PostgresEngine:
                     kwargs={"autocommit": True, "options": options},
                     configure=_configure,
                     check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
-                    timeout=self.busy_timeout,
+                    timeout=min(self.busy_timeout, POOL_WAIT),
                     name="handoff-ledger",
                     open=True,
                 )
