@@ -185,3 +185,16 @@ class PrivateServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def uses_index_without_sort(ledger: Ledger, sql: str, params: Any, index: str) -> tuple[bool, str]:
+    """Whether the engine's plan for `sql` reads through `index` and sorts nothing (and the plan, to show).
+    PostgreSQL is asked with sequential scans off: a test's tiny table would otherwise be read whole."""
+    if not is_postgres(ledger.target):
+        plan = "\n".join(str(row[-1]) for row in ledger.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        return f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
+    with psycopg.connect(ledger.target, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        explained = conn.execute(to_psycopg(f"EXPLAIN {sql}"), list(params)).fetchall()  # type: ignore[arg-type]
+    plan = "\n".join(str(row[0]) for row in explained)
+    return f"using {index}" in plan and "Sort" not in plan, plan

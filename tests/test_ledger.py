@@ -108,3 +108,11 @@ def test_an_existing_ledger_with_dangling_rows_still_opens_and_says_so(
         reopened = Ledger(path)
     assert reopened.card("ghost") == ("C1", "1.0")
     assert any("cards" in r.getMessage() and "foreign key" in r.getMessage() for r in caplog.records)
+
+
+def test_every_migration_exists_for_both_engines() -> None:
+    """A table or column added for SQLite (bot/store/migrations.py) has its PostgreSQL step of the same name, in
+    the same place (bot/store/postgres_migrations.py): a ledger on either engine has the same schema version."""
+    from bot.store import postgres_migrations
+
+    assert [m.__name__ for m in postgres_migrations.MIGRATIONS] == [m.__name__ for m in MIGRATIONS]

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from bot.store import chain
 from bot.store.clock import utcnow
+from bot.store.engine import Handle
 from scoring.models import Decision, Proposal
 from scoring.precedents import HUMAN_OUTCOMES, record_of
 
@@ -184,6 +185,11 @@ def _precedent_table(db: sqlite_utils.Database) -> None:
         " decided_at TEXT NOT NULL, features TEXT NOT NULL, changes TEXT NOT NULL, reason TEXT NOT NULL)"
     )
     db.execute("CREATE INDEX IF NOT EXISTS precedents_by_action ON precedents (category, action, decided_at)")
+    backfill_precedents(db)
+
+
+def backfill_precedents(db: Handle) -> None:
+    """List the decisions already in the ledger among the precedents (either engine)."""
     outcomes = ", ".join(f"'{o.value}'" for o in sorted(HUMAN_OUTCOMES))
     rows = db.execute(
         "SELECT p.body, d.body FROM decisions d JOIN proposals p ON p.id = d.proposal_id"  # noqa: S608 - constants

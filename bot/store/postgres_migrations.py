@@ -16,6 +16,7 @@ import psycopg
 
 from bot.store import chain
 from bot.store.clock import utcnow
+from bot.store.migrations import backfill_precedents
 from bot.store.postgres import WRITE_LOCK, _Transaction
 
 Step = Callable[[_Transaction], None]
@@ -177,6 +178,17 @@ def _digest_tables(db: _Transaction) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS digest_items_by_digest ON digest_items (digest_id, position)")
 
 
+def _precedent_table(db: _Transaction) -> None:
+    """Safe to run again, as on SQLite."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS precedents (proposal_id TEXT PRIMARY KEY REFERENCES proposals(id),"
+        " category TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, reviewer TEXT NOT NULL,"
+        " decided_at TEXT NOT NULL, features TEXT NOT NULL, changes TEXT NOT NULL, reason TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS precedents_by_action ON precedents (category, action, decided_at)")
+    backfill_precedents(db)
+
+
 def _standing_tables(db: _Transaction) -> None:
     """Safe to run again, as on SQLite."""
     db.execute(
@@ -198,6 +210,7 @@ MIGRATIONS: list[Step] = [
     _intake_tables,
     _seal_records,
     _digest_tables,
+    _precedent_table,
     _standing_tables,
 ]
 
