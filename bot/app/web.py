@@ -23,6 +23,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 
 from bot.app import listeners
 from bot.app.gate import gate
+from bot.app.listeners import unrecorded
 from bot.app.socket_mode import SocketModeApp
 from bot.insights.metrics import BUCKETS, render_metrics
 from bot.runtime import Runtime
@@ -77,6 +78,8 @@ def build_app(runtime: Runtime) -> App:
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         kind = body.get("type") if isinstance(body, dict) else None
+        if unrecorded.tell_if_unrecorded(runtime, error, body):  # the ledger unreachable: "try again"
+            return BoltResponse(status=500, body="")
         if is_outside_failure(error):  # Slack down or rate limiting: one line, not a traceback
             log.warning("listener could not reach Slack on a %s request (%s)", kind, describe(error))
         else:

@@ -10,6 +10,7 @@ a write is then not recorded (the caller says so or the job is retried), a read 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 WRITE_LOCK = 0x68616E646F6666  # "handoff": the advisory lock every ledger write transaction holds
 POOL_SIZE = 8
+RECONNECT_GIVE_UP = 1.0
 POOL_WAIT = 10.0  # seconds to wait for a connection (the server down) before the write is not recorded
 _OPEN: weakref.WeakSet[PostgresEngine] = weakref.WeakSet()
 _TOKEN = re.compile(r"'[^']*'|\?|(?<![:\w]):([A-Za-z_]\w*)|%")
@@ -126,14 +128,15 @@ class _Reader:
         self.engine = engine
 
     def execute(self, sql: str, params: Params = (), /) -> _Result:
-        retry = sql.lstrip().upper().startswith("SELECT")
+        pool = self.engine.pool()
         try:
-            with self.engine.pool().connection() as conn:
+            with pool.connection() as conn:
                 return _run(conn, sql, params)
         except psycopg.OperationalError:
-            if not retry:
+            if not sql.lstrip().upper().startswith("SELECT"):
                 raise
-        with self.engine.pool().connection() as conn:
+        pool.check()  # the server restarted: drop every connection it closed, then read once more
+        with pool.connection() as conn:
             return _run(conn, sql, params)
 
     def table_names(self) -> list[str]:
@@ -180,8 +183,10 @@ class PostgresEngine:
                     max_size=POOL_SIZE,
                     kwargs={"autocommit": True, "options": options},
                     configure=_configure,
-                    check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
                     timeout=min(self.busy_timeout, POOL_WAIT),
+                    # A failed reconnection gives up within a second, so that the first request after the
+                    # server is back starts a new attempt at once (the pool's own backoff grows to minutes).
+                    reconnect_timeout=RECONNECT_GIVE_UP,
                     name="handoff-ledger",
                     open=True,
                 )
@@ -196,11 +201,41 @@ class PostgresEngine:
 
     @contextmanager
     def transaction(self) -> Iterator[Handle]:
-        with self.pool().connection() as conn, conn.transaction():
-            lock_timeout = f"{int(self.busy_timeout * 1000)}ms"
-            take = "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)"
-            conn.execute(take, [lock_timeout, WRITE_LOCK])
+        pool = self.pool()
+        conn = self._begin(pool)
+        try:
             yield _Transaction(conn)
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            pool.putconn(conn)  # one the server dropped is discarded, not reused
+
+    def _begin(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> psycopg.Connection[Any]:
+        """A pooled connection in a new transaction that holds the write lock, in one round trip; a connection
+        the server closed (a restart) fails before anything ran, and is replaced once."""
+        begin = (
+            f"BEGIN; SELECT set_config('lock_timeout', '{int(self.busy_timeout * 1000)}ms', true),"
+            f" pg_advisory_xact_lock({WRITE_LOCK})"
+        )
+        for attempt in (1, 2):
+            conn = pool.getconn()
+            try:
+                conn.execute(begin)  # numbers only, no input
+            except psycopg.OperationalError:
+                pool.putconn(conn)
+                if attempt == 2 or not conn.broken:  # the lock not had in time: no second wait
+                    raise
+                pool.check()
+                continue
+            except BaseException:
+                pool.putconn(conn)
+                raise
+            return conn
+        raise AssertionError("unreachable")
 
     @contextmanager
     def snapshot(self) -> Iterator[Handle]:

@@ -16,7 +16,6 @@ from bot.app.listeners import (
     reviews,
     similar_cases,
     standing,
-    unrecorded,
 )
 from bot.runtime import Runtime
 
@@ -31,4 +30,3 @@ def register(app: App, runtime: Runtime) -> None:
     promotions.register(app, runtime)
     standing.register(app, runtime)
     commands.register(app, runtime, is_allowed=reviews.is_allowed)
-    unrecorded.register(app, runtime)

@@ -1,5 +1,5 @@
 """When the ledger cannot be reached mid-click (PostgreSQL restarting, a lock held too long), the reviewer is
-told that nothing was recorded and to try again; every listener shares this one Bolt error handler.
+told that nothing was recorded and to try again: the Bolt app's one error handler (`bot.app.web`) asks here.
 
 The decision path itself (`bot.review.decide`) never publishes what the ledger did not take; this covers
 the reads a listener makes before it gets there (who may decide, the proposal a modal shows).
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-
-from slack_bolt import App
 
 from bot.runtime import Runtime
 from bot.slack import messages
@@ -30,23 +28,22 @@ def note(error: BaseException) -> str:
 
 def _channel(body: dict[str, Any]) -> str:
     """The card's channel: the message a button sits on, or the one a decision modal was opened from."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    if channel:
-        return str(channel)
-    view = body.get("view") or {}
-    return modals.split_metadata(str(view.get("private_metadata", "")))[1]
+    for key, field in (("channel", "id"), ("container", "channel_id")):
+        part = body.get(key)
+        if isinstance(part, dict) and part.get(field):
+            return str(part[field])
+    view = body.get("view")
+    metadata = view.get("private_metadata", "") if isinstance(view, dict) else ""
+    return modals.split_metadata(str(metadata))[1]
 
 
-def register(app: App, runtime: Runtime) -> None:
-    """Tell the reviewer when a listener failed on the ledger; log any other failure as Bolt would."""
-
-    @app.error
-    def unrecorded(error: Exception, body: dict[str, Any]) -> None:
-        if not isinstance(error, runtime.ledger.errors):
-            log.error("a Slack listener failed: %s", error, exc_info=error)
-            return
-        log.error("a reviewer's request was not recorded: the ledger could not be reached: %s", error)
-        user = str((body.get("user") or {}).get("id", ""))
-        channel = _channel(body)
-        if user and channel:
-            messages.tell(runtime, channel=channel, user=user, text=note(error))
+def tell_if_unrecorded(runtime: Runtime, error: Exception, body: Any) -> bool:
+    """When a listener failed on the ledger, tell the reviewer nothing was recorded; False for any other error."""
+    if not isinstance(error, runtime.ledger.errors):
+        return False
+    log.error("a reviewer's request was not recorded: the ledger could not be reached: %s", error)
+    user = body.get("user") if isinstance(body, dict) else None
+    channel = _channel(body) if isinstance(body, dict) else ""
+    if isinstance(user, dict) and user.get("id") and channel:
+        messages.tell(runtime, channel=channel, user=str(user["id"]), text=note(error))
+    return True
