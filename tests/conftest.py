@@ -107,6 +107,23 @@ def new_ledger_target(tmp_path: Path, ledger_backend: str, request: pytest.Fixtu
     return new
 
 
+@pytest.fixture(scope="module")
+def module_ledger_target(
+    ledger_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A ledger's place shared by a module's tests: a file, or a PostgreSQL database dropped after the module."""
+    if ledger_backend != "postgres":
+        yield str(tmp_path_factory.mktemp("ledger") / "ledger.db")
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    url = databases.create()
+    yield url
+    from bot.store.postgres import close_all
+
+    close_all()
+    databases.drop(url)
+
+
 @pytest.fixture
 def ledger_target(new_ledger_target: Callable[[], str]) -> str:
     """Where the test's ledger goes (HANDOFF_DB): a SQLite file path or a PostgreSQL URL."""

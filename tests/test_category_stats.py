@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,11 @@ CATEGORIES = ("tag_ticket", "customer_email", "issue_refund")
 
 
 @pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+def ledger(module_ledger_target: str) -> Iterator[Ledger]:
     """A varied history: every route, human and policy decisions of every outcome, pending reviews, audits,
     flags, confirmations, bodies of many sizes, and a proposal that was never assessed."""
     rng = random.Random(7)
-    ledger = Ledger(tmp_path_factory.mktemp("stats") / "ledger.db")
+    ledger = Ledger(module_ledger_target)
     for n in range(160):
         pid, category = f"p{n:03d}", rng.choice(CATEGORIES)
         route = rng.choice(list(Route))
@@ -80,8 +79,8 @@ def test_the_evidence_is_not_empty(ledger: Ledger) -> None:
     assert len(sizes.recent) > 2
 
 
-def test_no_categories_in_the_policy(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "ledger.db")
+def test_no_categories_in_the_policy(ledger_target: str) -> None:
+    ledger = Ledger(ledger_target)
     add(ledger, "p1", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
     found = category_stats.scan(ledger, {})
     assert found["tag_ticket"].counts.volume == 1

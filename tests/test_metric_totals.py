@@ -54,9 +54,9 @@ def add_decision(ledger: Ledger, pid: str, rng: random.Random) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_reads_equal_a_full_count(tmp_path: Path, seed: int) -> None:
+def test_incremental_reads_equal_a_full_count(ledger_target: str, seed: int) -> None:
     rng = random.Random(seed)
-    ledger = Ledger(tmp_path / "ledger.db")
+    ledger = Ledger(ledger_target)
     kept = LedgerTotals(BUCKETS)
     assert figures(kept.read(ledger)) == figures(LedgerTotals(BUCKETS).read(ledger))  # empty
     written = 0
@@ -69,6 +69,7 @@ def test_incremental_reads_equal_a_full_count(tmp_path: Path, seed: int) -> None
     ledger.close()
 
 
+@pytest.mark.sqlite_only("a backup file copied back over the ledger file")
 def test_a_replaced_ledger_is_counted_again(tmp_path: Path) -> None:
     """A restored backup (fewer rows, other events) is noticed and counted in full, not mixed with the past."""
     rng = random.Random(4)
@@ -88,12 +89,12 @@ def test_a_replaced_ledger_is_counted_again(tmp_path: Path) -> None:
     restored.close()
 
 
-def test_a_decision_by_another_process_between_reads_is_counted(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "ledger.db")
+def test_a_decision_by_another_process_between_reads_is_counted(ledger_target: str) -> None:
+    ledger = Ledger(ledger_target)
     add(ledger, "e1", "customer_email", outcome=None)
     kept = LedgerTotals(BUCKETS)
     assert kept.read(ledger).pending == 1
-    other = Ledger(tmp_path / "ledger.db")  # its own connection, as the worker's
+    other = Ledger(ledger_target)  # its own connection, as the worker's
     add_decision(other, "e1", random.Random(1))
     totals = kept.read(ledger)
     assert totals.pending == 0
@@ -102,9 +103,9 @@ def test_a_decision_by_another_process_between_reads_is_counted(tmp_path: Path) 
     ledger.close()
 
 
-def test_a_card_posted_after_the_decision_moves_the_wait(tmp_path: Path) -> None:
+def test_a_card_posted_after_the_decision_moves_the_wait(ledger_target: str) -> None:
     """The wait runs from the card when there is one: a card recorded late changes an old decision's wait."""
-    ledger = Ledger(tmp_path / "ledger.db")
+    ledger = Ledger(ledger_target)
     add(ledger, "e0", "customer_email", outcome=None)
     ledger.db.execute("DELETE FROM cards")  # escalated, decided before any card was recorded
     ledger.db.execute("UPDATE proposals SET stored_at = '2026-01-01T00:00:00.000+00:00'")  # stored long ago

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,7 +37,7 @@ from scoring.precedents import (
 )
 from tests.conftest import wait_until, work
 from tests.factories import EMAIL, INJECTION, assessment, proposal
-from tests.ledger_backends import uses_index_without_sort
+from tests.ledger_backends import rewind_schema, uses_index_without_sort
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 
@@ -182,9 +181,9 @@ def test_policy_and_standing_rule_decisions_are_no_precedents(runtime: Runtime) 
     assert [(c.proposal_id, c.reviewer) for c in cases] == [(pids[2], BOB)]
 
 
-def test_the_migration_lists_the_decisions_a_ledger_already_held(tmp_path: Path) -> None:
+def test_the_migration_lists_the_decisions_a_ledger_already_held(ledger_target: str) -> None:
     """A ledger from before precedents gets its people's decisions listed when it is opened again."""
-    path = tmp_path / "old.db"
+    path = ledger_target
     ledger = Ledger(path)
     for n, reviewer_id in ((1, BOB), (2, "policy:auto")):
         pid = f"p-{n}"
@@ -196,7 +195,7 @@ def test_the_migration_lists_the_decisions_a_ledger_already_held(tmp_path: Path)
         )
     ledger.db.execute("DROP TABLE precedents")
     before = [step.__name__ for step in MIGRATIONS].index("_precedent_table")  # the version before precedents
-    ledger.db.execute(f"PRAGMA user_version = {before}")
+    rewind_schema(ledger, to=before)
     ledger.close()
     reopened = Ledger(path)
     try:

@@ -41,7 +41,7 @@ from scoring.models import Outcome
 from scoring.policy import Policy, parse_policy
 from tests.conftest import REPO, activated, wait_until, work
 from tests.factories import CRM, INJECTION, proposal
-from tests.test_durable_first import exclusive_lock
+from tests.ledger_backends import writer_holding
 
 ALICE, BOB, OWNER, MALLORY = "U0ALICE", "U0BOB", "U0OWNER", "U0MALLORY"
 
@@ -529,8 +529,8 @@ def test_a_locked_ledger_leaves_the_approval_standing_and_says_the_rule_was_not_
     approval = make_decision(runtime, pid, Outcome.APPROVE, reviewer=ALICE, action=original.action)
     assert decide(runtime, approval).won
     runtime.ledger.close()
-    runtime.ledger = Ledger(runtime.ledger.path, busy_timeout=0.3)
-    with exclusive_lock(str(runtime.ledger.path)):
+    runtime.ledger = Ledger(runtime.ledger.target, busy_timeout=0.3)
+    with writer_holding(runtime.ledger):
         refused = review.remember(runtime, pid, user=ALICE, hours=2, fields=["record_id"])
     assert (refused.rule, refused.message) == (None, review.NOT_RECORDED)
     assert rules(runtime) == []

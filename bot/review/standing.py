@@ -17,7 +17,6 @@ or a policy owner may revoke it at any time (App Home, `/handoff standing revoke
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -93,7 +92,7 @@ def remember(runtime: Runtime, pid: str, *, user: str, hours: int, fields: list[
             max_active=MAX_ACTIVE_PER_CATEGORY,
             now=now.isoformat(timespec="milliseconds"),
         )
-    except sqlite3.Error as exc:  # the approval stands; only the rule is missing
+    except runtime.ledger.errors as exc:  # the approval stands; only the rule is missing
         log.error("standing rule from %s not recorded: %s", pid, exc)
         return Remembered(None, NOT_RECORDED)
     if rule is None:

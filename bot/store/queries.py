@@ -320,7 +320,7 @@ def pending_facts(ledger: Ledger, ids: list[str]) -> dict[str, PendingFacts]:
     """For each of `ids` the ledger holds: its body, whether it has a card, whether it has timers."""
     chosen = ledger.dialect.json_list("?", "chosen")
     query = (
-        "SELECT p.id, p.body, EXISTS (SELECT 1 FROM cards c WHERE c.proposal_id = p.id),"
+        "SELECT p.id, p.body, EXISTS (SELECT 1 FROM cards c WHERE c.proposal_id = p.id),"  # noqa: S608 - constants
         f" EXISTS (SELECT 1 FROM timers t WHERE t.proposal_id = p.id) FROM {chosen}"
         " JOIN proposals p ON p.id = chosen.value"
     )
