@@ -5,7 +5,6 @@ the share of actions that ran before review someone looked at, and the wait to a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from bot.client import Client
@@ -23,6 +22,7 @@ from bot.store.migrations import MIGRATIONS
 from scoring.models import Outcome, Route
 from tests.conftest import wait_until, work
 from tests.factories import EMAIL
+from tests.ledger_backends import rewind_schema
 from tests.ledger_history import add, policy
 
 
@@ -93,9 +93,9 @@ def test_per_action_messages_count_one_each(runtime: Runtime, slack: SlackStandI
     assert posted(slack) == 5
 
 
-def test_standing_share_counts_decisions_taken_by_standing_rules(tmp_path: Path) -> None:
+def test_standing_share_counts_decisions_taken_by_standing_rules(ledger_target: str) -> None:
     """Decisions whose reviewer is `standing:<rule id>` are the standing share of the category's decisions."""
-    ledger = Ledger(tmp_path / "ledger.db")
+    ledger = Ledger(ledger_target)
     for n in range(3):
         add(ledger, f"s{n}", "customer_email", reviewer=f"standing:{n}")
     add(ledger, "h1", "customer_email", reviewer="U0ALICE")
@@ -109,24 +109,24 @@ def test_standing_share_counts_decisions_taken_by_standing_rules(tmp_path: Path)
     ledger.close()
 
 
-def test_the_migration_counts_the_messages_a_ledger_already_recorded(tmp_path: Path) -> None:
+def test_the_migration_counts_the_messages_a_ledger_already_recorded(ledger_target: str) -> None:
     """A ledger from before messages were counted gets its cards, review-after messages and digests counted."""
-    path = tmp_path / "old.db"
+    path = ledger_target
     ledger = Ledger(path)
     add(ledger, "e1", "customer_email")
     add(ledger, "t1", "tag_ticket", route=Route.REVIEW_AFTER, outcome=Outcome.AUTO)
     ledger.record_review_message("t1", channel="C0REVIEW", ts="2.0")
     ledger.db.execute("DROP TABLE slack_posts")
-    ledger.db.execute(f"PRAGMA user_version = {[m.__name__ for m in MIGRATIONS].index('_slack_post_table')}")
+    rewind_schema(ledger, to=[m.__name__ for m in MIGRATIONS].index("_slack_post_table"))
     ledger.close()
     reopened = Ledger(path)
     assert review_load.posts_by_category(reopened) == {"customer_email": {"card": 1}, "tag_ticket": {"review_after": 1}}
     reopened.close()
 
 
-def test_a_report_without_proposals_says_so(tmp_path: Path) -> None:
+def test_a_report_without_proposals_says_so(ledger_target: str) -> None:
     """A category with no proposals has no rates, not zeros."""
-    ledger = Ledger(tmp_path / "ledger.db")
+    ledger = Ledger(ledger_target)
     email = category(build_report(ledger, policy(), verify=False), "customer_email")
     assert email["messages_per_100_proposals"] is None
     assert email["standing_share"] is None

@@ -228,6 +228,11 @@ def _slack_post_table(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS slack_posts_by_category ON slack_posts (category, kind)")
     db.execute("CREATE INDEX IF NOT EXISTS decisions_by_reviewer ON decisions (reviewer)")
+    backfill_slack_posts(db)
+
+
+def backfill_slack_posts(db: Handle) -> None:
+    """List the cards, review-after messages and digests recorded before `slack_posts` (either engine)."""
     if db.execute("SELECT 1 FROM slack_posts LIMIT 1").fetchone() is not None:
         return
     insert = "INSERT INTO slack_posts (category, kind, proposal_id, channel, ts, posted_at) "
