@@ -4,9 +4,9 @@
     HANDOFF_URL=http://localhost:3000 HANDOFF_TOKEN=<from `handoff agents add`> python examples/mcp.py
 
 It launches `handoff mcp` as any MCP host would (Claude Desktop, an IDE), calls its request_review tool with
-the email, and runs send_email only when the result says `run`, with the returned args. `model_saw` is the
-tool result's text, what a host hands its model. Waits up to HANDOFF_WAIT seconds (120) and prints, as its
-last line: {"outcome", "tool_ran", "args", "model_saw"}.
+the email, runs send_email only when the result says `run`, with the returned args, and reports how it went
+(report_execution). `model_saw` is the tool result's text, what a host hands its model. Waits up to
+HANDOFF_WAIT seconds (120) and prints, as its last line: {"outcome", "tool_ran", "args", "model_saw"}.
 """
 
 import sys
@@ -48,12 +48,15 @@ async def main() -> None:
     }
     async with Client(server, read_timeout_seconds=float(os.environ.get("HANDOFF_WAIT") or 120) + 60) as client:
         answer = await client.call_tool("request_review", request)
-    model_saw = " ".join(getattr(block, "text", "") for block in answer.content)  # what a host hands its model
-    if answer.is_error:
-        sys.exit(model_saw)
-    decided = answer.structured_content or {}
-    if decided.get("run"):
-        model_saw = f"{model_saw}\n{send_email(**decided['args'])}"  # and the tool's own result after it
+        model_saw = " ".join(getattr(block, "text", "") for block in answer.content)  # what a host hands its model
+        if answer.is_error:
+            sys.exit(model_saw)
+        decided = answer.structured_content or {}
+        if decided.get("run"):
+            sent = send_email(**decided["args"])
+            model_saw = f"{model_saw}\n{sent}"  # and the tool's own result after it
+            report = {"proposal_id": decided["proposal_id"], "ok": True, "detail": sent}
+            await client.call_tool("report_execution", report)
     result = {"outcome": decided.get("outcome"), "tool_ran": bool(ran), "args": ran[0] if ran else None}
     print(json.dumps({**result, "model_saw": model_saw}))
 

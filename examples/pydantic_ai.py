@@ -23,7 +23,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests
 
 from bot.adapters.core import Approvals
-from bot.adapters.pydantic_ai import resolve
+from bot.adapters.pydantic_ai import report_ran, resolve
 
 EMAIL = {"to": "jane@example.com", "subject": "We miss you, Jane", "body": "Here is 20% off your next order."}
 ran: list[dict[str, str]] = []
@@ -62,6 +62,6 @@ if not review.pending:
     resumed = agent.run_sync(message_history=first.all_messages(), deferred_tool_results=review.results)
     returns = [p for m in resumed.new_messages() for p in m.parts if isinstance(p, ToolReturnPart)]
     model_saw = next(p.model_response_str() for p in returns if p.tool_call_id == call_id)
-    approvals.report(verdict, ok=bool(ran), detail=model_saw)
+    report_ran(approvals, review, resumed.new_messages())  # the ledger and the card's thread say it ran
 result = {"outcome": verdict.outcome, "tool_ran": bool(ran), "args": ran[0] if ran else None, "model_saw": model_saw}
 print(json.dumps(result))

@@ -22,7 +22,7 @@ from bot.sandbox.reviewer import Reviewer
 from bot.sandbox.slack_api import SlackStandIn
 from tests.adapter_desk import Desk
 from tests.api_helpers import add_agent
-from tests.conftest import REPO, work
+from tests.conftest import REPO, wait_until, work
 
 CALL = {"to": "jane@example.com", "subject": "We miss you", "body": "Here is 20% off your next order."}
 REQUEST = {
@@ -74,8 +74,9 @@ def test_the_server_lists_request_review_with_its_arguments(server: StdioServerP
         async with McpClient(server) as client:
             return await client.list_tools()
 
-    [tool] = asyncio.run(tools()).tools
-    assert tool.name == "request_review"
+    tool, report = asyncio.run(tools()).tools
+    assert (tool.name, report.name) == ("request_review", "report_execution")
+    assert set(report.input_schema["required"]) == {"proposal_id", "ok"}
     assert {"category", "action", "args", "summary"} <= set(tool.input_schema["required"])
     assert {"request", "context", "wait", "review_id"} <= set(tool.input_schema["properties"])
     assert {"outcome", "run", "args", "message"} <= set(tool.output_schema["properties"])
@@ -93,6 +94,11 @@ def test_approve_returns_run_with_the_args_shown(server: StdioServerParameters, 
     assert proposal is not None
     assert (proposal.agent, proposal.input.request) == ("mcp-agent", REQUEST["request"])
     assert [(c.source, c.text) for c in proposal.input.context] == [("crm", REQUEST["context"][0]["text"])]
+
+    report = {"proposal_id": decided["proposal_id"], "ok": True, "detail": "sent"}
+    reported = asyncio.run(call_tool(server, "report_execution", report))
+    assert not reported.is_error
+    wait_until(lambda: work(runtime) or runtime.ledger.execution(decided["proposal_id"]) == "ok", what="the report")
 
 
 def test_edit_returns_the_reviewers_args(server: StdioServerParameters, desk: Desk) -> None:

@@ -20,7 +20,15 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, ToolApproved, ToolDenied
 
 from bot.adapters.core import Approvals, verdict_of
-from bot.adapters.pydantic_ai import Review, approval_for, capability, resolve, tool_call, what_the_agent_saw
+from bot.adapters.pydantic_ai import (
+    Review,
+    approval_for,
+    capability,
+    report_ran,
+    resolve,
+    tool_call,
+    what_the_agent_saw,
+)
 from bot.client import Client
 from bot.runtime import Runtime
 from bot.sandbox.reviewer import Reviewer
@@ -28,7 +36,7 @@ from bot.sandbox.slack_api import SlackStandIn
 from scoring.models import Action, Decision, Outcome
 from tests.adapter_desk import Desk
 from tests.api_helpers import add_agent
-from tests.conftest import work
+from tests.conftest import wait_until, work
 
 CALL = {"to": "jane@example.com", "subject": "We miss you", "body": "Here is 20% off your next order."}
 SUMMARY = {"send_email": "Email {to}: {subject}"}
@@ -70,6 +78,10 @@ def client(runtime: Runtime, api_url: str) -> Client:
 @pytest.fixture
 def desk(runtime: Runtime, slack: SlackStandIn, reviewer: Reviewer) -> Desk:
     return Desk(slack, reviewer, pump=lambda: work(runtime), timeout=15)
+
+
+def approvals_of(client: Client, *, timeout: float = 30) -> Approvals:
+    return Approvals(category=CATEGORY, summary=SUMMARY, client=client, timeout=timeout)
 
 
 def run(agent: Agent[None, Any], prompt: str | None = None, **kwargs: Any) -> Any:
@@ -119,6 +131,8 @@ def test_approve_runs_the_exact_call_shown(client: Client, desk: Desk, runtime: 
     assert email.sent == [CALL]
     assert email.model_saw == ["sent to jane@example.com"]
     assert result.output == "done: sent to jane@example.com"
+    assert report_ran(approvals_of(client), review, result.new_messages()) == [verdict.proposal_id]
+    wait_until(lambda: work(runtime) or runtime.ledger.execution(verdict.proposal_id) == "ok", what="the report")
     proposal = runtime.ledger.proposal(verdict.proposal_id)
     assert proposal.input.request == "Jane churned last week; win her back."
     assert "Email jane@example.com: We miss you" in str(card["blocks"])

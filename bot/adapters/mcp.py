@@ -1,5 +1,5 @@
-"""MCP: `handoff mcp` serves one tool, `request_review`, over stdio, so any MCP client can ask handoff for a
-review before it acts and get the decision back.
+"""MCP: `handoff mcp` serves `request_review` over stdio, so any MCP client can ask handoff for a review before
+it acts and get the decision back, and `report_execution`, to say how running the approved action went.
 
 The client names the category, the action (tool name) and its arguments, says it in plain words (`summary`)
 and may pass what the agent saw (`request`, `context`). The call returns when a reviewer decides, or when
@@ -115,6 +115,24 @@ def build_server(client: Client, *, default_wait: float) -> MCPServer:
                 f"handoff could not take the review: {exc}; nothing was decided, do not run {action}"
             ) from None
         return result_of(verdict)
+
+    @server.tool(
+        name="report_execution",
+        description="After running an action request_review approved, say how it went: recorded in handoff's "
+        "ledger and in the review's Slack thread.",
+    )
+    async def report_execution(
+        proposal_id: Annotated[str, Field(pattern=PROPOSAL_ID_PATTERN, description="the review's proposal_id")],
+        ok: Annotated[bool, Field(description="true when the action succeeded")],
+        detail: Annotated[str, Field(max_length=4000, description="what happened, in a line")] = "",
+    ) -> str:
+        try:
+            await anyio.to_thread.run_sync(lambda: client.report_execution(proposal_id, ok, detail))
+        except ProposalError as exc:
+            raise ToolError(str(exc)) from None
+        except (ApiRequestError, OSError) as exc:
+            raise ToolError(f"handoff could not record the execution: {exc}") from None
+        return f"recorded: {'ok' if ok else 'failed'}"
 
     return server
 

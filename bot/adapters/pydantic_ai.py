@@ -14,7 +14,8 @@ is `True`; an edit or alternative of the same tool is `ToolApproved(override_arg
 redirect is `ToolDenied` whose message carries the reviewer's reason to the model; an edit or alternative
 naming another tool is a `ToolDenied` telling the model which action the reviewer chose (the model may call
 it; it is reviewed as a new action). A call no one decided within the wait is left unresolved: it stays in
-the run's `DeferredToolRequests` and in `Review.pending`, never approved or denied by the clock.
+the run's `DeferredToolRequests` and in `Review.pending`, never approved or denied by the clock. After the
+resumed run, `report_ran(approvals, review, result.new_messages())` records how each approved call went.
 """
 
 from __future__ import annotations
@@ -112,6 +113,26 @@ def capability(approvals: Approvals) -> HandleDeferredToolCalls[Any]:
         return review.results if review.results.approvals else None
 
     return HandleDeferredToolCalls(handler=handle)
+
+
+def report_ran(approvals: Approvals, review: Review, messages: Sequence[ModelMessage]) -> list[str]:
+    """After the resumed run, tell handoff how each approved call went (its tool's return in `messages`, a
+    return other than a success as not ok); returns the proposal ids reported. Calls that did not run are skipped."""
+    returns = {
+        p.tool_call_id: p
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    }
+    reported = []
+    for cid, verdict in review.verdicts.items():
+        part = returns.get(cid)
+        if verdict.runs and part is not None:
+            ok = part.outcome == "success"
+            approvals.report(verdict, ok=ok, detail=part.model_response_str()[:MAX_CONTEXT_CHARS])
+            reported.append(verdict.proposal_id)
+    return reported
 
 
 def tool_call(part: ToolCallPart, seen: AgentInput) -> ToolCall:

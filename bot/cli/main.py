@@ -74,10 +74,11 @@ WEB_HELP = (
 
 
 MCP_HELP = (
-    "Serve one MCP tool, request_review, on stdin/stdout: an MCP client (Claude Desktop, an IDE, an agent) asks "
-    "handoff to review an action and gets the decision. Reaches the deployment through HANDOFF_URL and "
-    "HANDOFF_TOKEN, else REDIS_URL, else this machine's embedded server; waits HANDOFF_WAIT seconds (120) "
-    "unless --wait or the call says otherwise. Needs the mcp extra: pip install 'handoff[mcp]'."
+    "Serve MCP tools on stdin/stdout: with request_review an MCP client (Claude Desktop, an IDE, an agent) "
+    "asks handoff to review an action and gets the decision; report_execution says how running it went. "
+    "Reaches the deployment through HANDOFF_URL and HANDOFF_TOKEN, else REDIS_URL, else this machine's "
+    "embedded server; waits HANDOFF_WAIT seconds (120) unless --wait or the call says otherwise. Needs the "
+    "mcp extra: pip install 'handoff[mcp]'."
 )
 
 
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check the ledger's hash chain and every record sealed into it")
     verify.add_argument("--head", metavar="SEQ:HASH", help="a chain head saved earlier (report, /metrics, Redis)")
     verify.set_defaults(func=run_verify)
-    mcp = sub.add_parser("mcp", help="serve the request_review tool to MCP clients over stdio", description=MCP_HELP)
+    mcp = sub.add_parser("mcp", help="serve request_review to MCP clients over stdio", description=MCP_HELP)
     mcp.add_argument("--wait", type=float, help="seconds a review waits for a person when the call gives none")
     mcp.set_defaults(func=run_mcp)
     policy = sub.add_parser("policy", help="policy tools")
