@@ -61,7 +61,7 @@ def _scan_sql(dialect: Dialect) -> str:
     The few figures kept per day or per size bucket travel as strings of fixed-width codes, one per row
     concerned: a character per proposal in the size windows, a day and a mark per watched action."""
     count_if, labelled, override = queries.count_if, queries.LABELLED, queries.OVERRIDE
-    size = dialect.byte_length("p.body")
+    proposals, size = dialect.sized_proposals()
     size_index = (
         "CASE "
         + " ".join(f"WHEN {size} < {b} THEN {i}" for i, b in enumerate(queries.SIZE_BUCKETS))
@@ -79,7 +79,7 @@ SELECT p.category, {queries.COUNT_COLUMNS},
        COUNT(DISTINCT CASE WHEN {_IN_LABELS} AND {labelled} THEN substr(p.stored_at, 1, 10) END),
        {day_marks}, {size_codes},
        COUNT(d.proposal_id), {", ".join(count_if(f"d.outcome = '{o}'") for o in _OUTCOMES)}
-FROM proposals p LEFT JOIN w ON w.category = p.category
+FROM {proposals} LEFT JOIN w ON w.category = p.category
      {queries.JOINS_ANY_ASSESSMENT.removeprefix("FROM proposals p ")}
 GROUP BY p.category
 """  # noqa: S608 - constants only; the windows are bound parameters

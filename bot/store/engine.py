@@ -75,6 +75,10 @@ class Dialect:
         """A text's length in bytes, read without going through the text."""
         return f"LENGTH(CAST({text} AS BLOB))"
 
+    def sized_proposals(self) -> tuple[str, str]:
+        """(a FROM item `p` of the proposals for a scan over all of them, the size of `p.body` in bytes)."""
+        return "proposals p", self.byte_length("p.body")
+
     def json_list(self, param: str, alias: str) -> str:
         """A FROM item: the strings of the JSON array bound at `param`, as `alias.value`."""
         return f"json_each({param}) AS {alias}"
@@ -111,6 +115,10 @@ class PostgresDialect(Dialect):
 
     def byte_length(self, text: str) -> str:
         return f"OCTET_LENGTH({text})"
+
+    def sized_proposals(self) -> tuple[str, str]:
+        # The size taken before the scan groups and sorts, so the bodies are not carried through the sort.
+        return "(SELECT id, category, stored_at, OCTET_LENGTH(body) AS body_bytes FROM proposals) p", "p.body_bytes"
 
     def json_list(self, param: str, alias: str) -> str:
         return f"jsonb_array_elements_text(CAST({param} AS jsonb)) AS {alias}(value)"
