@@ -60,18 +60,14 @@ def _scan_sql(dialect: Dialect) -> str:
     Grouped by category alone, so SQLite aggregates in the index's order without sorting a million rows.
     The few figures kept per day or per size bucket travel as strings of fixed-width codes, one per row
     concerned: a character per proposal in the size windows, a day and a mark per watched action."""
+    if dialect.name == "postgresql":
+        return _scan_sql_by_day(dialect)
     count_if, labelled, override = queries.count_if, queries.LABELLED, queries.OVERRIDE
     proposals, size = dialect.sized_proposals()
-    size_index = (
-        "CASE "
-        + " ".join(f"WHEN {size} < {b} THEN {i}" for i, b in enumerate(queries.SIZE_BUCKETS))
-        + f" ELSE {len(queries.SIZE_BUCKETS)} END"
-    )
     day_marks = dialect.concat(
         f"CASE WHEN {_WATCHED} THEN substr(p.stored_at, 1, 10) || (CASE WHEN {override} THEN '1' ELSE '0' END) END"
     )
-    size_code = dialect.char(f"48 + (CASE WHEN p.stored_at >= w.sizes_split THEN {_RECENT} ELSE 0 END) + {size_index}")
-    size_codes = dialect.concat(f"CASE WHEN p.stored_at >= w.sizes_start THEN {size_code} END")
+    size_codes = dialect.concat(f"CASE WHEN p.stored_at >= w.sizes_start THEN {_size_code(dialect, size)} END")
     return f"""
 SELECT p.category, {queries.COUNT_COLUMNS},
        {count_if(f"{_IN_LABELS} AND {labelled}")}, {count_if(f"{_IN_LABELS} AND {labelled} AND {override}")},
@@ -82,6 +78,69 @@ SELECT p.category, {queries.COUNT_COLUMNS},
 FROM {proposals} LEFT JOIN w ON w.category = p.category
      {queries.JOINS_ANY_ASSESSMENT.removeprefix("FROM proposals p ")}
 GROUP BY p.category
+"""  # noqa: S608 - constants only; the windows are bound parameters
+
+
+def size_index(size: str) -> str:
+    """A size's bucket as a number: 0 below the first of `queries.SIZE_BUCKETS`, one more per bucket after."""
+    whens = " ".join(f"WHEN {size} < {b} THEN {i}" for i, b in enumerate(queries.SIZE_BUCKETS))
+    return f"CASE {whens} ELSE {len(queries.SIZE_BUCKETS)} END"
+
+
+def day_of(stored_at: str) -> str:
+    """The day (YYYY-MM-DD) of an ISO time as the ledger stores it."""
+    return f"substr({stored_at}, 1, 10)"
+
+
+def _size_code(dialect: Dialect, size: str) -> str:
+    """A proposal's size as one character: its bucket, shifted past the reference window's in the recent one."""
+    recent = f"(CASE WHEN p.stored_at >= w.sizes_split THEN {_RECENT} ELSE 0 END)"
+    return dialect.char(f"48 + {recent} + {size_index(size)}")
+
+
+# What PostgreSQL's planner is told about proposals (`CREATE STATISTICS`, see postgres_migrations): how many
+# groups of category, day and size bucket there are, so that it hashes them rather than sorting the join.
+GROUPS_STATISTICS = ("category", day_of("stored_at"), size_index("octet_length(body)"))
+
+
+def _scan_sql_by_day(dialect: Dialect) -> str:
+    """The same figures as one row per category, in a form PostgreSQL aggregates without sorting the join.
+
+    A COUNT(DISTINCT) or a string aggregate keeps PostgreSQL from hashing the groups (and from sharing the
+    work between parallel workers): it would sort the million joined rows by category, spilling to disk.
+    So the join is first summed by category, day and size bucket, sums only (a hash of a few thousand
+    groups, which the statistics of GROUPS_STATISTICS let the planner foresee; partial sums in each
+    worker); those few rows are then grouped by category, where the days are counted and the codes
+    spelled out as SQLite's scan spells them."""
+    count_if, labelled, override = queries.count_if, queries.LABELLED, queries.OVERRIDE
+    proposals, size = dialect.sized_proposals()
+    n = len(CategoryCounts().counts()) + 1  # the counts, then the cost
+    counts = [f"c{i}" for i in range(n)]
+    outcomes = [f"o{i}" for i in range(len(_OUTCOMES))]
+    sums = ", ".join(f"SUM({c})" for c in (*counts, "samples", "overrides", "unreviewed"))
+    marks = "repeat(day || '1', watched_overrides::int) || repeat(day || '0', (watched - watched_overrides)::int)"
+    codes = f"repeat(chr(48 + bucket), (sized - recent)::int) || repeat(chr({48 + _RECENT} + bucket), recent::int)"
+    in_sizes = "p.stored_at >= w.sizes_start"
+    return f"""
+SELECT category, {sums},
+       COUNT(DISTINCT CASE WHEN samples > 0 THEN day END),
+       {dialect.concat(f"CASE WHEN watched > 0 THEN {marks} END")},
+       {dialect.concat(f"CASE WHEN sized > 0 THEN {codes} END")},
+       {", ".join(f"SUM({c})" for c in ("decided", *outcomes))}
+FROM (
+    SELECT p.category, {day_of("p.stored_at")}, {size_index(size)},
+           {queries.COUNT_COLUMNS},
+           {count_if(f"{_IN_LABELS} AND {labelled}")}, {count_if(f"{_IN_LABELS} AND {labelled} AND {override}")},
+           {count_if(f"{_IN_LABELS} AND {queries.UNREVIEWED} AND NOT {labelled}")},
+           {count_if(_WATCHED)}, {count_if(f"{_WATCHED} AND {override}")},
+           {count_if(in_sizes)}, {count_if(f"{in_sizes} AND p.stored_at >= w.sizes_split")},
+           COUNT(d.proposal_id), {", ".join(count_if(f"d.outcome = '{o}'") for o in _OUTCOMES)}
+    FROM {proposals} LEFT JOIN w ON w.category = p.category
+         {queries.JOINS_ANY_ASSESSMENT.removeprefix("FROM proposals p ")}
+    GROUP BY 1, 2, 3
+) AS g(category, day, bucket, {", ".join(counts)}, samples, overrides, unreviewed, watched, watched_overrides,
+       sized, recent, decided, {", ".join(outcomes)})
+GROUP BY category
 """  # noqa: S608 - constants only; the windows are bound parameters
 
 

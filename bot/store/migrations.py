@@ -247,6 +247,11 @@ def backfill_slack_posts(db: Handle) -> None:
     )
 
 
+def _report_statistics(db: sqlite_utils.Database) -> None:
+    """Nothing on SQLite: its scan for the report groups by category in the index's order. PostgreSQL's step
+    of this name tells its planner how the proposals group by category, day and size."""
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial_tables,
     _telemetry_tables,
@@ -259,6 +264,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _precedent_table,
     _standing_tables,
     _slack_post_table,
+    _report_statistics,
 ]
 
 
