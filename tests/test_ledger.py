@@ -11,7 +11,7 @@ import pytest
 from bot.store.ledger import Ledger, utcnow
 from bot.store.migrations import MIGRATIONS
 from scoring.models import Action, Decision, Outcome, Proposal
-from tests.ledger_backends import drop_append_only, schema_version
+from tests.ledger_backends import drop_append_only, raw_execute, schema_version
 
 PROPOSAL = Proposal(category="tag_ticket", action=Action(name="tag", args={"t": 1}), summary="Tag it")
 
@@ -116,3 +116,22 @@ def test_every_migration_exists_for_both_engines() -> None:
     from bot.store import postgres_migrations
 
     assert [m.__name__ for m in postgres_migrations.MIGRATIONS] == [m.__name__ for m in MIGRATIONS]
+
+
+def test_verify_walks_a_table_longer_than_a_page_and_names_a_row_added_after_it(ledger_target: str) -> None:
+    """Sealed rows are read a page at a time: every page is checked, and a row written outside handoff after
+    more than a page of sealed ones is still named."""
+    ledger = Ledger(ledger_target)
+    ledger.record_proposal("p1", PROPOSAL, submitted_at=utcnow())
+    for n in range(300):  # more than the first page (256)
+        ledger.record_escalation_step("p1", "reminded", f"U{n}")
+    assert ledger.verify().ok
+    raw_execute(
+        ledger,
+        "INSERT INTO escalation_steps (proposal_id, kind, target, detail, at) VALUES ('p1', 'asked', 'x', '', 'now')",
+    )
+    assert (
+        ledger.verify().problem
+        == "escalation_steps row 301: not in the hash chain (added outside handoff, or its event was removed)"
+    )
+    ledger.close()

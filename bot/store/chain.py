@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +139,7 @@ def _present(db: Handle) -> list[tuple[str, tuple[str, tuple[str, ...]]]]:
 
 def _check_rows(db: Handle, sealed: dict[tuple[str, str], tuple[int, str]]) -> str:
     for table, (key_sql, _columns) in _present(db):
-        for (key,) in db.execute(f"SELECT {key_sql} FROM {table} ORDER BY rowid"):  # noqa: S608 - streamed
+        for key in _keys(db, table, key_sql):
             entry = sealed.get((table, str(key)))
             if entry is None:
                 return f"{table} row {key}: not in the hash chain (added outside handoff, or its event was removed)"
@@ -148,6 +149,23 @@ def _check_rows(db: Handle, sealed: dict[tuple[str, str], tuple[int, str]]) -> s
         if row_digest(db, table, key) is None:
             return f"{table} row {key}: sealed by event #{seq} but missing from the table"
     return ""
+
+
+def _keys(db: Handle, table: str, key_sql: str) -> Iterator[Any]:
+    """A sealed table's keys in the order written, a page at a time, up to the last row there when the walk
+    began: a row found outside the chain early reads no further (PostgreSQL hands over a statement's rows
+    all at once, so one statement would read a million keys to report the first)."""
+    last = db.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()  # noqa: S608 - constants only
+    after, page, until = None, 256, last[0] if last else None
+    while until is not None:
+        where = "rowid <= ?" if after is None else "rowid > ? AND rowid <= ?"
+        params = [until] if after is None else [after, until]
+        query = f"SELECT rowid, {key_sql} FROM {table} WHERE {where} ORDER BY rowid LIMIT {page}"  # noqa: S608
+        rows = db.execute(query, params).fetchall()
+        yield from (key for _rowid, key in rows)
+        if len(rows) < page:
+            return
+        after, page = rows[-1][0], min(page * 4, 16384)
 
 
 def _check_head(db: Handle, saved: str) -> str:
