@@ -247,9 +247,9 @@ def backfill_slack_posts(db: Handle) -> None:
     )
 
 
-def _report_statistics(db: sqlite_utils.Database) -> None:
-    """Nothing on SQLite: its scan for the report groups by category in the index's order. PostgreSQL's step
-    of this name tells its planner how the proposals group by category, day and size."""
+def _report_reads(db: sqlite_utils.Database) -> None:
+    """Nothing on SQLite: its scan for the report groups by category in the index's order, and its tables are
+    kept in rowid order. PostgreSQL's step of this name gives its planner statistics and rowid indexes."""
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -264,7 +264,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _precedent_table,
     _standing_tables,
     _slack_post_table,
-    _report_statistics,
+    _report_reads,
 ]
 
 
