@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import redis
 from pydantic import SecretStr
@@ -30,6 +31,11 @@ from bot.settings import Settings
 from bot.store.queues import QUEUES
 from scoring.policy import Policy
 from tests.ledger_backends import PostgresDatabases, server_url
+
+# Property tests are deterministic here (a fixed seed, no example database) and have no per-example time
+# limit: a busy machine made one exceed Hypothesis's default 200 ms deadline, a failure of timing, not logic.
+hypothesis.settings.register_profile("handoff", deadline=None, derandomize=True, database=None)
+hypothesis.settings.load_profile("handoff")
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("sqlite", "postgres")
